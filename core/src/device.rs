@@ -1,0 +1,185 @@
+//! Device data and advertising identifiers, asked of the host only when
+//! allowed: the [`DeviceInfoProvider`] and [`AdIdProvider`] foreign traits, the
+//! [`DeviceInfo`] record, the platform signals (ATT, limit-ad-tracking, GPC)
+//! and the rules that decide whether a provider may be called at all. The
+//! gate keeps what was collected in memory only, to attach to upload batches.
+
+use serde::Serialize;
+
+use crate::policy::Policy;
+
+/// Supplies device fields. Implemented by the host (Android: `Build`,
+/// `Locale`…); each method is called only when the field's category is allowed.
+#[uniffi::export(with_foreign)]
+pub trait DeviceInfoProvider: Send + Sync {
+    /// Operating system name, e.g. `Android`.
+    fn os(&self) -> Option<String>;
+    /// Operating system version.
+    fn os_version(&self) -> Option<String>;
+    /// Device model.
+    fn model(&self) -> Option<String>;
+    /// Device manufacturer.
+    fn manufacturer(&self) -> Option<String>;
+    /// Locale, e.g. `kk-KZ`.
+    fn locale(&self) -> Option<String>;
+    /// Time zone id, e.g. `Asia/Almaty`.
+    fn timezone(&self) -> Option<String>;
+    /// Mobile carrier name.
+    fn carrier(&self) -> Option<String>;
+    /// The app's version.
+    fn app_version(&self) -> Option<String>;
+    /// Screen size, e.g. `1080x2400`.
+    fn screen(&self) -> Option<String>;
+}
+
+/// Supplies the platform advertising id (AAID / IDFA). Called only when every
+/// rule allows it (see [`crate::ConsentGate::advertising_id`]).
+#[uniffi::export(with_foreign)]
+pub trait AdIdProvider: Send + Sync {
+    /// The advertising id, or none when the platform has none.
+    fn advertising_id(&self) -> Option<String>;
+}
+
+/// Device fields that were allowed and collected; absent fields were not
+/// allowed or not known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct DeviceInfo {
+    /// Operating system name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Operating system version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    /// Device model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Device manufacturer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    /// Locale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Time zone id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Mobile carrier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// App version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// Screen size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen: Option<String>,
+}
+
+impl DeviceInfo {
+    fn slot(&mut self, field: &str) -> Option<&mut Option<String>> {
+        Some(match field {
+            "os" => &mut self.os,
+            "os_version" => &mut self.os_version,
+            "model" => &mut self.model,
+            "manufacturer" => &mut self.manufacturer,
+            "locale" => &mut self.locale,
+            "timezone" => &mut self.timezone,
+            "carrier" => &mut self.carrier,
+            "app_version" => &mut self.app_version,
+            "screen" => &mut self.screen,
+            _ => return None,
+        })
+    }
+
+    /// True when no field is present.
+    pub fn is_empty(&self) -> bool {
+        *self == DeviceInfo::default()
+    }
+
+    /// Asks `provider` for each field whose category is allowed by
+    /// `allowed` (a category bit mask) and returns what it answered.
+    pub(crate) fn collect(
+        policy: &Policy,
+        allowed: u64,
+        provider: &dyn DeviceInfoProvider,
+    ) -> DeviceInfo {
+        let mut info = DeviceInfo::default();
+        for field in crate::policy::DEVICE_FIELDS {
+            let Some(cat) = policy.category_of_field(field) else {
+                continue;
+            };
+            if allowed & (1u64 << cat) == 0 {
+                continue;
+            }
+            let value = match field {
+                "os" => provider.os(),
+                "os_version" => provider.os_version(),
+                "model" => provider.model(),
+                "manufacturer" => provider.manufacturer(),
+                "locale" => provider.locale(),
+                "timezone" => provider.timezone(),
+                "carrier" => provider.carrier(),
+                "app_version" => provider.app_version(),
+                _ => provider.screen(),
+            };
+            if let Some(slot) = info.slot(field) {
+                *slot = value.filter(|v| !v.is_empty());
+            }
+        }
+        info
+    }
+
+    /// Drops every field whose category is not in `allowed`.
+    pub(crate) fn retain_allowed(&mut self, policy: &Policy, allowed: u64) {
+        for field in crate::policy::DEVICE_FIELDS {
+            let keep = policy
+                .category_of_field(field)
+                .is_some_and(|c| allowed & (1u64 << c) != 0);
+            if !keep {
+                if let Some(slot) = self.slot(field) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+}
+
+/// App Tracking Transparency authorization (iOS); `NotApplicable` elsewhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
+pub enum AttStatus {
+    /// The platform has no ATT (Android, older iOS).
+    #[default]
+    NotApplicable,
+    /// The user has not been asked yet.
+    NotDetermined,
+    /// Tracking is restricted (parental controls, MDM).
+    Restricted,
+    /// The user refused tracking.
+    Denied,
+    /// The user allowed tracking.
+    Authorized,
+}
+
+/// Signals the platform reports about the user's choices outside the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
+pub struct PlatformSignals {
+    /// ATT status (iOS).
+    pub att_status: AttStatus,
+    /// The system's limit-ad-tracking / opt-out-of-ads-personalisation switch.
+    pub limit_ad_tracking: bool,
+    /// A Global Privacy Control signal: sale-or-share purposes are denied.
+    pub gpc: bool,
+}
+
+/// The age the app reports for the user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
+pub struct AgeSignal {
+    /// Age in years, if known.
+    pub age_years: Option<u32>,
+    /// A parent or guardian has consented.
+    pub parental_consent: bool,
+}
+
+/// True when the id is absent in substance: empty, or all zeros (the value
+/// platforms return when tracking is limited).
+pub(crate) fn is_null_ad_id(id: &str) -> bool {
+    id.chars().all(|c| c == '0' || c == '-')
+}

@@ -1,0 +1,51 @@
+//! consentgate: nothing about the user is collected before they agree, nothing
+//! is kept after they take consent back, and a request to be forgotten reaches
+//! the backend even from an offline phone.
+//!
+//! The crate is the one place every rule lives; UniFFI exports it to Kotlin
+//! (`dev.consentgate.ffi`) and Swift (`ConsentGateFFI`). Start at
+//! [`ConsentGate`]:
+//!
+//! ```no_run
+//! use consentgate::{ConsentGate, ConsentSource, GateConfig, PurposeDecision};
+//! let gate = ConsentGate::open(GateConfig {
+//!     data_dir: "/tmp/consentgate-doc".into(),
+//!     policy_json: std::fs::read_to_string("examples/policies/example-kz.json").unwrap(),
+//!     region: Some("KZ".into()),
+//!     app_version: "1.0.0".into(),
+//! }).unwrap();
+//! assert!(!gate.allows("usage_events".into()));          // fail-closed
+//! gate.set_consent(vec![PurposeDecision { purpose: "analytics".into(), granted: true }],
+//!                  ConsentSource::Banner).unwrap();
+//! gate.record_event("screen_view".into(), Some(r#"{"screen":"home"}"#.into())).unwrap();
+//! ```
+
+uniffi::setup_scaffolding!();
+
+pub mod clock;
+pub mod consent;
+pub mod device;
+mod error;
+pub mod event;
+mod gate;
+pub mod ledger;
+pub mod policy;
+mod queue;
+mod snapshot;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use consent::{
+    ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision, PurposeState,
+    StoreRecovery,
+};
+pub use device::{
+    AdIdProvider, AgeSignal, AttStatus, DeviceInfo, DeviceInfoProvider, PlatformSignals,
+};
+pub use error::GateError;
+pub use event::EventInput;
+pub use gate::{ConsentGate, ConsentListener, DropReason, GateConfig, OpenOptions, RecordOutcome};
+pub use ledger::{LedgerCheck, LedgerEntry};
+pub use policy::{Policy, PolicyIssue, PurposeKind};
+pub use queue::QueueStats;
+pub use store::DB_FILE;

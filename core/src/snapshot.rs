@@ -1,0 +1,51 @@
+//! The lock-free view the hot paths read: which purposes are granted and which
+//! categories are allowed, as bit masks, plus the [`ConsentState`] they came
+//! from. Each committed change builds a new [`Snapshot`] and swaps it in
+//! atomically (`arc-swap`); readers never take a lock, do no I/O and allocate
+//! nothing.
+
+use crate::consent::ConsentState;
+use crate::policy::Policy;
+
+/// An immutable picture of what is allowed.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// Bit `i`: purpose `i` is granted.
+    pub granted: u64,
+    /// Bit `i`: category `i` is allowed (all its purposes granted).
+    pub allowed: u64,
+    /// The state this snapshot was built from.
+    pub state: ConsentState,
+}
+
+impl Snapshot {
+    /// Builds the snapshot for `granted` purposes.
+    pub fn new(policy: &Policy, granted: u64, state: ConsentState) -> Snapshot {
+        let allowed = (0..policy.categories.len()).fold(0u64, |m, i| {
+            let need = policy.category_purpose_mask(i);
+            if need & !granted == 0 {
+                m | (1u64 << i)
+            } else {
+                m
+            }
+        });
+        Snapshot {
+            granted,
+            allowed,
+            state,
+        }
+    }
+
+    /// True when category `index` is allowed.
+    #[inline]
+    pub fn allows_index(&self, index: usize) -> bool {
+        self.allowed & (1u64 << index) != 0
+    }
+}
+
+/// Finds a category's index by id; a linear scan beats hashing for the
+/// handful of categories a policy defines.
+#[inline]
+pub(crate) fn category_index(policy: &Policy, id: &str) -> Option<usize> {
+    policy.categories.iter().position(|c| c.id == id)
+}

@@ -1,0 +1,753 @@
+//! The local store: one SQLite database per data directory, and every line of
+//! SQL in the crate. Owns the schema (versioned by `PRAGMA user_version`, one
+//! `upgrade_from` step per version), the file's permissions (0600), recovery of
+//! a corrupt or foreign file (moved aside as `<name>.corrupt-<ms>`, replaced by
+//! a fresh, fail-closed store), durable consent transactions (`synchronous =
+//! FULL`, G4), and the event queue tables.
+//!
+//! Queued records live in one table per *partition*: the set of categories a
+//! record needs. Withdrawing a purpose empties whole partitions with an
+//! unqualified `DELETE`, which SQLite executes by dropping the table's pages
+//! rather than row by row, so the purge (G3) stays cheap however long the queue.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{
+    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
+};
+
+use crate::consent::{ConsentSource, ConsentStatus, PromptReason, StoreRecovery, StoredDecision};
+use crate::error::{Error, Result};
+use crate::ledger::{Anchor, LedgerEntry};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "consentgate.db";
+
+/// The schema version this code writes. A newer file is not ours to touch.
+const SCHEMA_VERSION: i64 = 1;
+
+/// A queued record waiting in memory or on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueuedRecord {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub name: String,
+    pub props: Option<String>,
+}
+
+impl QueuedRecord {
+    /// Size charged against `max_queue_bytes`.
+    pub fn bytes(&self) -> u64 {
+        (self.name.len() + self.props.as_ref().map_or(0, |p| p.len()) + 16) as u64
+    }
+}
+
+/// Counts of one partition's table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PartitionCounts {
+    pub events: u64,
+    pub bytes: u64,
+    pub oldest_ms: Option<i64>,
+}
+
+/// A partition: the categories its records need, and its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Partition {
+    pub id: i64,
+    /// Category ids joined by `,`, sorted.
+    pub categories: String,
+}
+
+impl Partition {
+    fn table(&self) -> String {
+        format!("events_{}", self.id)
+    }
+}
+
+/// Why an open attempt failed.
+enum OpenFailure {
+    /// The file is not a usable consentgate database: set it aside.
+    Unusable(String),
+    /// The environment failed (permissions, disk): report, touch nothing.
+    Fatal(Error),
+}
+
+impl From<rusqlite::Error> for OpenFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => {
+                OpenFailure::Unusable("the file is not a SQLite database".into())
+            }
+            Some(ErrorCode::DatabaseCorrupt) => {
+                OpenFailure::Unusable("the database file is corrupt".into())
+            }
+            _ => OpenFailure::Fatal(Error::Sqlite(e)),
+        }
+    }
+}
+
+impl From<Error> for OpenFailure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Sqlite(e) => e.into(),
+            other => OpenFailure::Fatal(other),
+        }
+    }
+}
+
+/// The open database.
+pub(crate) struct Store {
+    conn: Connection,
+    ledger_head: (u64, String),
+    partitions: Vec<Partition>,
+}
+
+/// Writes inside one transaction; see [`Store::write`].
+pub(crate) struct Txn<'a> {
+    tx: Transaction<'a>,
+    head: (u64, String),
+    partitions: &'a mut Vec<Partition>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`. A file that is not a
+    /// consentgate database is moved aside and a fresh store opened; the
+    /// returned [`StoreRecovery`] says so.
+    pub fn open(dir: &Path, now_ms: i64) -> Result<(Store, Option<StoreRecovery>)> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(DB_FILE);
+        match Store::try_open(&path) {
+            Ok(s) => Ok((s, None)),
+            Err(OpenFailure::Fatal(e)) => Err(e),
+            Err(OpenFailure::Unusable(reason)) => {
+                let moved_to = set_aside(&path, now_ms)?;
+                log::warn!(
+                    "consentgate: store unusable ({reason}); moved aside, starting fail-closed"
+                );
+                match Store::try_open(&path) {
+                    Ok(s) => Ok((
+                        s,
+                        Some(StoreRecovery {
+                            reason,
+                            moved_to: moved_to.display().to_string(),
+                        }),
+                    )),
+                    Err(OpenFailure::Fatal(e)) => Err(e),
+                    Err(OpenFailure::Unusable(r)) => {
+                        Err(Error::Invalid(format!("fresh store unusable: {r}")))
+                    }
+                }
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> std::result::Result<Store, OpenFailure> {
+        if path.is_dir() {
+            return Err(OpenFailure::Unusable(
+                "a directory stands where the database file should be".into(),
+            ));
+        }
+        create_private(path).map_err(|e| OpenFailure::Fatal(e.into()))?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!("consentgate: journal_mode is {mode}, not wal");
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(OpenFailure::Unusable(format!(
+                "schema version {version} is newer than this consentgate understands ({SCHEMA_VERSION})"
+            )));
+        }
+        if version == 0 {
+            let objects: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if objects > 0 {
+                return Err(OpenFailure::Unusable(
+                    "the database belongs to another application".into(),
+                ));
+            }
+        }
+        for v in version..SCHEMA_VERSION {
+            upgrade_from(&conn, v)?;
+        }
+        let mut store = Store {
+            conn,
+            ledger_head: (0, String::new()),
+            partitions: Vec::new(),
+        };
+        store.load_caches()?;
+        Ok(store)
+    }
+
+    /// Reads what is cached in memory, touching every table so a damaged
+    /// page is found now, at open, rather than later.
+    fn load_caches(&mut self) -> std::result::Result<(), OpenFailure> {
+        let anchor = self.ledger_anchor()?;
+        self.ledger_head = self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .unwrap_or((anchor.seq, anchor.hash));
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, categories FROM partitions ORDER BY id")?;
+        self.partitions = stmt
+            .query_map([], |r| {
+                Ok(Partition {
+                    id: r.get(0)?,
+                    categories: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        let _: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM decisions", [], |r| r.get(0))?;
+        let _: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?;
+        Ok(())
+    }
+
+    /// The partitions that exist.
+    pub fn partitions(&self) -> &[Partition] {
+        &self.partitions
+    }
+
+    /// Reads a meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every stored decision by purpose id.
+    pub fn decisions(&self) -> Result<HashMap<String, StoredDecision>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT purpose, status, decided_at_ms, source, revision, reason FROM decisions",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (purpose, status, at, source, revision, reason) = row?;
+            // A row we cannot read counts as no decision (fail-closed).
+            let (Some(status), Some(source)) =
+                (ConsentStatus::parse(&status), ConsentSource::parse(&source))
+            else {
+                continue;
+            };
+            out.insert(
+                purpose,
+                StoredDecision {
+                    status,
+                    decided_at_ms: at,
+                    source,
+                    revision: u32::try_from(revision).unwrap_or(0),
+                    reason: reason.as_deref().and_then(PromptReason::parse),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Revision in which each purpose was first seen.
+    pub fn first_seen(&self) -> Result<HashMap<String, u32>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT purpose, first_revision FROM purposes_seen")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (p, rev) = row?;
+            out.insert(p, u32::try_from(rev).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// Where the retained ledger starts.
+    pub fn ledger_anchor(&self) -> Result<Anchor> {
+        let seq = self.meta("ledger_anchor_seq")?.and_then(|s| s.parse().ok());
+        let hash = self.meta("ledger_anchor_hash")?;
+        Ok(match (seq, hash) {
+            (Some(seq), Some(hash)) => Anchor { seq, hash },
+            _ => Anchor::default(),
+        })
+    }
+
+    /// The whole retained ledger in order.
+    pub fn ledger(&self) -> Result<Vec<LedgerEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
+             app_version, region, installation_id, prev_hash, hash FROM ledger ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let status: String = r.get(4)?;
+            let source: String = r.get(5)?;
+            Ok(LedgerEntry {
+                seq: r.get::<_, i64>(0)? as u64,
+                txn: r.get::<_, i64>(1)? as u64,
+                at_ms: r.get(2)?,
+                purpose: r.get(3)?,
+                // An unreadable status or source fails verification through the
+                // hash (the canonical form uses the parsed value).
+                status: ConsentStatus::parse(&status).unwrap_or(ConsentStatus::Unset),
+                source: ConsentSource::parse(&source).unwrap_or(ConsentSource::Migration),
+                policy_id: r.get(6)?,
+                revision: r.get::<_, i64>(7)? as u32,
+                policy_hash: r.get(8)?,
+                app_version: r.get(9)?,
+                region: r.get(10)?,
+                installation_id: r.get(11)?,
+                prev_hash: r.get(12)?,
+                hash: r.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts of one partition.
+    pub fn partition_counts(&self, p: &Partition) -> Result<PartitionCounts> {
+        let (events, bytes): (i64, i64) = self.conn.query_row(
+            &format!(
+                "SELECT count(*), coalesce(sum(bytes), 0) FROM {}",
+                p.table()
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let oldest_ms = self.oldest_in(p)?;
+        Ok(PartitionCounts {
+            events: events as u64,
+            bytes: bytes as u64,
+            oldest_ms,
+        })
+    }
+
+    fn oldest_in(&self, p: &Partition) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Highest record seq on disk.
+    pub fn max_seq(&self) -> Result<u64> {
+        let mut max = self
+            .meta("last_seq")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0u64);
+        for p in &self.partitions {
+            let m: Option<i64> =
+                self.conn
+                    .query_row(&format!("SELECT max(seq) FROM {}", p.table()), [], |r| {
+                        r.get(0)
+                    })?;
+            max = max.max(m.unwrap_or(0) as u64);
+        }
+        Ok(max)
+    }
+
+    /// Queued records of a partition in seq order, from `after_seq` on, at most `limit`.
+    pub fn records(
+        &self,
+        p: &Partition,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<QueuedRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT seq, ts_ms, name, props FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            p.table()
+        ))?;
+        let rows = stmt.query_map(params![after_seq as i64, limit as i64], |r| {
+            Ok(QueuedRecord {
+                seq: r.get::<_, i64>(0)? as u64,
+                ts_ms: r.get(1)?,
+                name: r.get(2)?,
+                props: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Runs `f` in one write transaction and commits it. With `durable` the
+    /// commit is fsynced (`synchronous = FULL`): consent writes use it so that
+    /// a decision is on disk when the call returns (G4). If `f` or the commit
+    /// fails, nothing is written.
+    pub fn write<T>(
+        &mut self,
+        durable: bool,
+        f: impl FnOnce(&mut Txn<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if durable {
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut txn = Txn {
+                tx,
+                head: self.ledger_head.clone(),
+                partitions: &mut self.partitions,
+            };
+            let out = f(&mut txn)?;
+            let head = txn.head.clone();
+            txn.tx.commit()?;
+            Ok((out, head))
+        })();
+        if durable {
+            // Back to the group-commit setting; failing to switch only costs speed.
+            let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        }
+        match result {
+            Ok((out, head)) => {
+                self.ledger_head = head;
+                Ok(out)
+            }
+            Err(e) => {
+                // The transaction rolled back: the partitions list may name a
+                // table that no longer exists.
+                if let Ok(mut stmt) = self
+                    .conn
+                    .prepare("SELECT id, categories FROM partitions ORDER BY id")
+                {
+                    if let Ok(rows) = stmt.query_map([], |r| {
+                        Ok(Partition {
+                            id: r.get(0)?,
+                            categories: r.get(1)?,
+                        })
+                    }) {
+                        self.partitions = rows.filter_map(|r| r.ok()).collect();
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Txn<'_> {
+    /// The partitions that exist, including any created in this transaction.
+    pub fn partitions(&self) -> Vec<Partition> {
+        self.partitions.clone()
+    }
+
+    /// Sets a meta value.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+
+    /// Removes a meta value.
+    pub fn delete_meta(&mut self, key: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM meta WHERE key = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
+    /// Records that `purpose` exists as of `revision` (first sighting wins).
+    pub fn see_purpose(&mut self, purpose: &str, revision: u32) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO purposes_seen(purpose, first_revision) VALUES (?1, ?2)",
+            )?
+            .execute(params![purpose, revision])?;
+        Ok(())
+    }
+
+    /// Writes the decision row of a purpose.
+    pub fn put_decision(&mut self, purpose: &str, d: &StoredDecision) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO decisions(purpose, status, decided_at_ms, source, revision, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(purpose) DO UPDATE SET \
+                 status = excluded.status, decided_at_ms = excluded.decided_at_ms, source = excluded.source, \
+                 revision = excluded.revision, reason = excluded.reason",
+            )?
+            .execute(params![
+                purpose,
+                d.status.as_str(),
+                d.decided_at_ms,
+                d.source.as_str(),
+                d.revision,
+                d.reason.map(|r| r.as_str())
+            ])?;
+        Ok(())
+    }
+
+    /// Appends a ledger entry, filling in `seq`, `prev_hash` and `hash`
+    /// (and `txn` when it is 0: the entry then starts a new event).
+    pub fn append_ledger(&mut self, mut e: LedgerEntry) -> Result<LedgerEntry> {
+        e.seq = self.head.0 + 1;
+        if e.txn == 0 {
+            e.txn = e.seq;
+        }
+        e.prev_hash = self.head.1.clone();
+        e.hash = crate::ledger::entry_hash(&e);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO ledger(seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
+                 app_version, region, installation_id, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                e.seq as i64,
+                e.txn as i64,
+                e.at_ms,
+                e.purpose,
+                e.status.as_str(),
+                e.source.as_str(),
+                e.policy_id,
+                e.revision,
+                e.policy_hash,
+                e.app_version,
+                e.region,
+                e.installation_id,
+                e.prev_hash,
+                e.hash
+            ])?;
+        self.head = (e.seq, e.hash.clone());
+        Ok(e)
+    }
+
+    /// Prunes the ledger prefix made of entries older than `cutoff_ms` that are
+    /// not the latest entry for their purpose, anchoring the chain at the last
+    /// pruned entry. Returns how many entries were pruned.
+    pub fn prune_ledger(&mut self, cutoff_ms: i64) -> Result<u64> {
+        // The first entry that must stay: young, or the latest for its purpose.
+        let keep_from: Option<i64> = self.tx.query_row(
+            "SELECT min(seq) FROM ledger l WHERE at_ms >= ?1 \
+             OR seq = (SELECT max(seq) FROM ledger m WHERE m.purpose = l.purpose)",
+            [cutoff_ms],
+            |r| r.get(0),
+        )?;
+        let Some(keep_from) = keep_from else {
+            return Ok(0);
+        };
+        let last_pruned: Option<(i64, String)> = self
+            .tx
+            .query_row(
+                "SELECT seq, hash FROM ledger WHERE seq < ?1 ORDER BY seq DESC LIMIT 1",
+                [keep_from],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, hash)) = last_pruned else {
+            return Ok(0);
+        };
+        let n = self
+            .tx
+            .execute("DELETE FROM ledger WHERE seq <= ?1", [seq])?;
+        self.set_meta("ledger_anchor_seq", &seq.to_string())?;
+        self.set_meta("ledger_anchor_hash", &hash)?;
+        Ok(n as u64)
+    }
+
+    /// The partition for a set of categories, created if needed.
+    pub fn partition(&mut self, categories: &str) -> Result<Partition> {
+        if let Some(p) = self.partitions.iter().find(|p| p.categories == categories) {
+            return Ok(p.clone());
+        }
+        self.tx.execute(
+            "INSERT INTO partitions(categories) VALUES (?1)",
+            [categories],
+        )?;
+        let p = Partition {
+            id: self.tx.last_insert_rowid(),
+            categories: categories.to_string(),
+        };
+        self.tx.execute_batch(&format!(
+            "CREATE TABLE {}(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, name TEXT NOT NULL, \
+             props TEXT, bytes INTEGER NOT NULL)",
+            p.table()
+        ))?;
+        self.partitions.push(p.clone());
+        Ok(p)
+    }
+
+    /// Inserts records into a partition.
+    pub fn insert_records(&mut self, p: &Partition, records: &[QueuedRecord]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "INSERT INTO {}(seq, ts_ms, name, props, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            p.table()
+        ))?;
+        for r in records {
+            stmt.execute(params![
+                r.seq as i64,
+                r.ts_ms,
+                r.name,
+                r.props,
+                r.bytes() as i64
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every record of a partition (G3).
+    pub fn clear_partition(&mut self, p: &Partition) -> Result<()> {
+        // No WHERE clause: SQLite's truncate optimisation frees the pages
+        // without visiting rows.
+        self.tx.execute(&format!("DELETE FROM {}", p.table()), [])?;
+        Ok(())
+    }
+
+    /// Deletes the oldest `n` records of a partition; returns (events, bytes) removed.
+    pub fn delete_oldest(&mut self, p: &Partition, n: u64) -> Result<(u64, u64)> {
+        self.delete_returning(
+            &format!(
+                "DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} ORDER BY seq LIMIT ?1) RETURNING bytes",
+                t = p.table()
+            ),
+            n as i64,
+        )
+    }
+
+    /// Deletes records of a partition captured before `cutoff_ms`; returns (events, bytes).
+    pub fn delete_older_than(&mut self, p: &Partition, cutoff_ms: i64) -> Result<(u64, u64)> {
+        let oldest: Option<i64> = self
+            .tx
+            .query_row(
+                &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if oldest.is_none_or(|o| o >= cutoff_ms) {
+            return Ok((0, 0));
+        }
+        self.delete_returning(
+            &format!("DELETE FROM {} WHERE ts_ms < ?1 RETURNING bytes", p.table()),
+            cutoff_ms,
+        )
+    }
+
+    fn delete_returning(&mut self, sql: &str, arg: i64) -> Result<(u64, u64)> {
+        let mut stmt = self.tx.prepare_cached(sql)?;
+        let mut rows = stmt.query([arg])?;
+        let (mut n, mut bytes) = (0u64, 0u64);
+        while let Some(r) = rows.next()? {
+            n += 1;
+            bytes += r.get::<_, i64>(0)? as u64;
+        }
+        Ok((n, bytes))
+    }
+
+    /// Oldest capture time in a partition.
+    pub fn oldest_in(&mut self, p: &Partition) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Lowest seq in a partition.
+    pub fn min_seq_in(&mut self, p: &Partition) -> Result<Option<u64>> {
+        let v: Option<i64> =
+            self.tx
+                .query_row(&format!("SELECT min(seq) FROM {}", p.table()), [], |r| {
+                    r.get(0)
+                })?;
+        Ok(v.map(|v| v as u64))
+    }
+}
+
+/// Creates the database file with mode 0600 if it does not exist, and narrows
+/// the mode of an existing one, before SQLite opens it (SQLite gives its WAL
+/// and shared-memory files the database file's mode).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o600));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+    }
+    Ok(())
+}
+
+/// Moves an unusable database (and its WAL and shared-memory files) aside as
+/// `<name>.corrupt-<ms>` so nothing is lost and a fresh store can be created.
+fn set_aside(path: &Path, now_ms: i64) -> Result<PathBuf> {
+    let mut target = PathBuf::from(format!("{}.corrupt-{now_ms}", path.display()));
+    let mut n = 1;
+    while target.exists() {
+        target = PathBuf::from(format!("{}.corrupt-{now_ms}.{n}", path.display()));
+        n += 1;
+    }
+    fs::rename(path, &target)?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            let _ = fs::rename(&side, format!("{}{suffix}", target.display()));
+        }
+    }
+    Ok(target)
+}
+
+/// Upgrades the schema from `version` to `version + 1`.
+fn upgrade_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
+    let sql = match version {
+        0 => {
+            "BEGIN;
+             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE decisions(purpose TEXT PRIMARY KEY, status TEXT NOT NULL,
+                 decided_at_ms INTEGER NOT NULL, source TEXT NOT NULL, revision INTEGER NOT NULL,
+                 reason TEXT) WITHOUT ROWID;
+             CREATE TABLE purposes_seen(purpose TEXT PRIMARY KEY, first_revision INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE ledger(seq INTEGER PRIMARY KEY, txn INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+                 purpose TEXT NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL, policy_id TEXT NOT NULL,
+                 revision INTEGER NOT NULL, policy_hash TEXT NOT NULL, app_version TEXT NOT NULL,
+                 region TEXT, installation_id TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+             CREATE TABLE partitions(id INTEGER PRIMARY KEY, categories TEXT NOT NULL UNIQUE);
+             PRAGMA user_version = 1;
+             COMMIT;"
+        }
+        _ => return Ok(()),
+    };
+    conn.execute_batch(sql)
+}
