@@ -131,6 +131,9 @@ struct Db {
     queue: DiskQueue,
     next_expiry_ms: Option<i64>,
     last_maintenance_ms: i64,
+    /// A recovery at this or an earlier open, reported on the state until the
+    /// user next decides (they have then seen the banner again).
+    recovery: Option<StoreRecovery>,
 }
 
 /// What was collected from the host, kept in memory for batches.
@@ -146,7 +149,6 @@ struct Inner {
     region: Option<String>,
     app_version: String,
     clock: Arc<dyn Clock>,
-    recovery: Option<StoreRecovery>,
     usage_category: Option<usize>,
     usage_purposes: u64,
     db: Mutex<Db>,
@@ -276,15 +278,18 @@ impl ConsentGate {
         signals: PlatformSignals,
     ) -> std::result::Result<ConsentState, GateError> {
         self.change(|inner, db| {
+            let before = db.signals;
             db.signals = signals;
-            let r = inner.restrictions(db);
             let changes: Vec<Change> = if signals.gpc {
                 inner.force_denied(|p| p.sale_or_share, ConsentSource::Gpc)
             } else {
                 Vec::new()
             };
-            let _ = r;
-            inner.apply(db, &changes, &[])
+            let applied = inner.apply(db, &changes, &[]);
+            if applied.is_err() {
+                db.signals = before; // G7: a failed write changes nothing
+            }
+            applied
         })
     }
 
@@ -298,6 +303,7 @@ impl ConsentGate {
             });
         }
         self.change(|inner, db| {
+            let before = db.age;
             db.age = age;
             let changes = if inner.restrictions(db).age_gate.is_some() {
                 inner.force_denied(|_| true, ConsentSource::AgeGate)
@@ -308,7 +314,11 @@ impl ConsentGate {
                 ("age_years", age.age_years.map(|a| a.to_string())),
                 ("parental_consent", Some(age.parental_consent.to_string())),
             ];
-            inner.apply(db, &changes, &meta)
+            let applied = inner.apply(db, &changes, &meta);
+            if applied.is_err() {
+                db.age = before; // G7: a failed write changes nothing
+            }
+            applied
         })
     }
 
@@ -350,6 +360,7 @@ impl ConsentGate {
         if let Some(p) = &properties_json {
             event::validate_properties(p)?;
         }
+        log::trace!("consentgate: record_event {name}");
         let now = self.inner.clock.now_ms();
         let mut buffer = lock(&self.inner.buffer);
         Ok(self.inner.capture(&mut buffer, now, name, properties_json))
@@ -396,6 +407,10 @@ impl ConsentGate {
         self.check_open()?;
         let allowed = self.inner.snapshot.load().allowed;
         let info = DeviceInfo::collect(&self.inner.policy, allowed, provider.as_ref());
+        log::debug!(
+            "consentgate: collected device info ({} categories allowed)",
+            allowed.count_ones()
+        );
         // A withdrawal may have happened while the provider ran.
         let mut kept = info.clone();
         kept.retain_allowed(&self.inner.policy, self.inner.snapshot.load().allowed);
@@ -561,17 +576,39 @@ impl ConsentGate {
         }
         let now = o.clock.now_ms();
         let (mut store, recovery) = Store::open(&o.data_dir, now)?;
-        let policy =
-            match given {
-                Some(p) => p,
-                None => match store.meta("policy_json")? {
-                    Some(json) => Policy::parse(&json).map_err(Error::Policy)?,
-                    None => return Err(Error::Invalid(
-                        "no policy: this data directory has none stored yet, so one must be given"
+        if let Some(r) = &recovery {
+            // Kept in the fresh store so the next open still reports it, even
+            // if this one fails below.
+            store.write(true, |txn| {
+                txn.set_meta("store_recovery_reason", &r.reason)?;
+                txn.set_meta("store_recovery_moved_to", &r.moved_to)
+            })?;
+        }
+        let recovery = match (
+            store.meta("store_recovery_reason")?,
+            store.meta("store_recovery_moved_to")?,
+        ) {
+            (Some(reason), Some(moved_to)) => Some(StoreRecovery { reason, moved_to }),
+            _ => None,
+        };
+        let policy = match given {
+            Some(p) => p,
+            None => match store.meta("policy_json")? {
+                Some(json) => Policy::parse(&json).map_err(Error::Policy)?,
+                None => {
+                    return Err(Error::Invalid(match &recovery {
+                        Some(r) => format!(
+                            "no policy: the database was unusable ({}) and was moved to {}; \
+                                 give the policy to start afresh",
+                            r.reason, r.moved_to
+                        ),
+                        None => "no policy: this data directory has none stored yet, \
+                                     so one must be given"
                             .into(),
-                    )),
-                },
-            };
+                    }))
+                }
+            },
+        };
         let region = o.region.clone().or(store.meta("region")?);
         // First-open and policy bookkeeping, written only when something changed.
         let installation_id = store.meta("installation_id")?;
@@ -630,6 +667,7 @@ impl ConsentGate {
             queue: DiskQueue::load(&store)?,
             next_expiry_ms: None,
             last_maintenance_ms: i64::MIN,
+            recovery: recovery.clone(),
             store,
         };
         let user_id = db.store.meta("user_id")?;
@@ -652,7 +690,6 @@ impl ConsentGate {
             region,
             app_version: o.app_version,
             clock: o.clock,
-            recovery,
             usage_category,
             usage_purposes,
             db: Mutex::new(db),
@@ -674,6 +711,15 @@ impl ConsentGate {
             // Retire expired or superseded decisions, purge what is no longer
             // allowed, enforce TTL and retention, and publish the snapshot.
             inner.maintain(&mut db, true)?;
+        }
+        {
+            let db = lock(&inner.db);
+            let (events, _) = db.queue.totals();
+            log::info!(
+                "consentgate: opened policy {} revision {} with {events} queued records",
+                inner.policy.policy_id,
+                inner.policy.revision
+            );
         }
         let thread_inner = Arc::clone(&inner);
         let writer = std::thread::Builder::new()
@@ -879,7 +925,7 @@ impl Inner {
             && old.granted == eval.granted
             && old.state == {
                 let mut s = eval.state.clone();
-                s.store_recovery = self.recovery.clone();
+                s.store_recovery = db.recovery.clone();
                 s
             }
         {
@@ -887,6 +933,21 @@ impl Inner {
         }
         let policy = &self.policy;
         let installation_id = db.installation_id.clone();
+        let clears_recovery = db.recovery.is_some()
+            && changes.iter().any(|c| {
+                matches!(
+                    c.source,
+                    ConsentSource::Banner | ConsentSource::Settings | ConsentSource::Api
+                )
+            });
+        for c in changes {
+            log::debug!(
+                "consentgate: purpose {} -> {} ({})",
+                self.policy.purposes[c.purpose].id,
+                c.to.as_str(),
+                c.source.as_str()
+            );
+        }
         db.store.write(true, |txn: &mut Txn<'_>| {
             let mut group = 0u64;
             for c in changes {
@@ -913,6 +974,10 @@ impl Inner {
             for p in &purge {
                 txn.clear_partition(p)?;
             }
+            if clears_recovery {
+                txn.delete_meta("store_recovery_reason")?;
+                txn.delete_meta("store_recovery_moved_to")?;
+            }
             for (k, v) in meta {
                 match v {
                     Some(v) => txn.set_meta(k, v)?,
@@ -925,12 +990,15 @@ impl Inner {
             Ok(())
         })?;
         db.decisions = decisions;
+        if clears_recovery {
+            db.recovery = None;
+        }
         for p in &purge {
             db.queue.counts.insert(p.id, Default::default());
         }
         db.next_expiry_ms = eval.next_expiry_ms;
         let mut state = eval.state;
-        state.store_recovery = self.recovery.clone();
+        state.store_recovery = db.recovery.clone();
         let snapshot = Arc::new(Snapshot::new(&self.policy, eval.granted, state));
         let allowed = snapshot.allowed;
         {
@@ -1106,6 +1174,11 @@ impl Inner {
         });
         match result {
             Ok(evicted) => {
+                log::debug!(
+                    "consentgate: committed {} records ({} evicted by queue bounds)",
+                    records.len(),
+                    evicted
+                );
                 db.queue.counts = counts;
                 db.queue.dropped_no_consent = dropped_total;
                 db.queue.evicted = evicted_before + evicted;

@@ -149,6 +149,11 @@ impl Store {
                 "a directory stands where the database file should be".into(),
             ));
         }
+        if !has_sqlite_header(path).map_err(|e| OpenFailure::Fatal(e.into()))? {
+            return Err(OpenFailure::Unusable(
+                "the file is not a SQLite database".into(),
+            ));
+        }
         create_private(path).map_err(|e| OpenFailure::Fatal(e.into()))?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -681,6 +686,21 @@ impl Txn<'_> {
                 })?;
         Ok(v.map(|v| v as u64))
     }
+}
+
+/// False when the file exists, is not empty, and does not start with SQLite's
+/// 16-byte magic header (SQLite would treat a short file as empty and
+/// overwrite it).
+fn has_sqlite_header(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut f = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    let mut head = Vec::with_capacity(16);
+    f.by_ref().take(16).read_to_end(&mut head)?;
+    Ok(head.is_empty() || head == b"SQLite format 3\0")
 }
 
 /// Creates the database file with mode 0600 if it does not exist, and narrows

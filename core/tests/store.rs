@@ -52,9 +52,35 @@ fn assert_recovered_fail_closed(dir: &std::path::Path) {
         1,
         "the damaged file is kept aside"
     );
-    // The fresh store works.
-    grant(&gate, "analytics", true);
+    // The fresh store works; the notice stays until the user decides again.
+    drop(gate);
+    let gate = open(dir, &example_kz(), &clock());
+    assert!(
+        gate.consent_state().store_recovery.is_some(),
+        "still reported at the next open"
+    );
+    let st = grant(&gate, "analytics", true);
     assert!(gate.allows("usage_events".into()));
+    assert!(
+        st.store_recovery.is_none(),
+        "cleared once the user decided again"
+    );
+}
+
+#[test]
+fn g7_recovery_is_reported_even_when_the_first_open_has_no_policy() {
+    let dir = granted_then_damaged(|db| std::fs::write(db, b"garbage").unwrap());
+    let err = consentgate::ConsentGate::open_with(consentgate::OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        policy_json: None,
+        region: None,
+        app_version: "1".into(),
+        clock: clock(),
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("moved to"), "{err}");
+    let gate = open(dir.path(), &example_kz(), &clock());
+    assert!(gate.consent_state().store_recovery.is_some());
 }
 
 #[test]
