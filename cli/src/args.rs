@@ -1,0 +1,182 @@
+//! The command line as clap sees it: global options, the command tree of
+//! SPEC §6 and the parsing of option values (`--now`, `--source`). Nothing
+//! here touches a data directory; `commands` does that.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use consentgate::ConsentSource;
+
+/// consentgate: inspect and drive a consentgate data directory with the same
+/// core the app uses (QA, support, data-subject requests, scripting).
+///
+/// Exit codes: 0 ok, 1 a negative answer (blocked, ledger broken), 2 bad input,
+/// 3 storage failure.
+#[derive(Debug, Parser)]
+#[command(name = "consentgate", version, about, long_about = None)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that may appear before or after the command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The data directory (holds consentgate.db); needed by every command but `policy check`.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Policy document to open with; replaces the stored one. Without it the
+    /// stored policy is used.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub policy: Option<PathBuf>,
+    /// The user's region, ISO 3166-1 alpha-2 (e.g. KZ); without it the stored one.
+    #[arg(long, value_name = "CC", global = true)]
+    pub region: Option<String>,
+    /// Fix the clock at this instant (e.g. 2026-01-31T10:00:00Z) instead of the
+    /// system time: makes expiry and TTL testable.
+    #[arg(long, value_name = "RFC3339", global = true, value_parser = parse_now)]
+    pub now: Option<i64>,
+}
+
+/// The commands of SPEC §6.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Policy documents.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Print the consent state as JSON.
+    Status,
+    /// Change consent decisions.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Print `allowed` (exit 0) or `blocked` (exit 1) for a data category.
+    Allows {
+        /// Category id, e.g. usage_events.
+        category: String,
+    },
+    /// Usage events.
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// The record queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// The consent ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Print everything stored locally as one JSON document.
+    Export,
+}
+
+/// `policy …`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy document: print a summary (exit 0) or every problem
+    /// with its JSON path (exit 2). Needs no data directory.
+    Check {
+        /// The policy document.
+        file: PathBuf,
+    },
+}
+
+/// `consent …`
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Grant purposes; prints the resulting state.
+    Grant(Decide),
+    /// Deny (withdraw) purposes; prints the resulting state.
+    Deny(Decide),
+    /// Grant every consent purpose; prints the resulting state.
+    AcceptAll(SourceArg),
+    /// Deny every consent purpose; prints the resulting state.
+    RejectAll(SourceArg),
+}
+
+/// Purposes to decide on, and how the decision came about.
+#[derive(Debug, Args)]
+pub struct Decide {
+    /// Purpose ids from the policy.
+    #[arg(value_name = "PURPOSE", required = true)]
+    pub purposes: Vec<String>,
+    /// How the decision came about.
+    #[command(flatten)]
+    pub source: SourceArg,
+}
+
+/// `--source`.
+#[derive(Debug, Args)]
+pub struct SourceArg {
+    /// How the decision came about, as recorded in the ledger.
+    #[arg(long, value_enum, default_value_t = Source::Api)]
+    pub source: Source,
+}
+
+/// The consent sources a user action can have (the others are recorded by
+/// the core itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    /// The consent banner.
+    Banner,
+    /// The app's settings screen.
+    Settings,
+    /// The app's API (scripts, server-side preferences).
+    Api,
+}
+
+impl From<Source> for ConsentSource {
+    fn from(s: Source) -> Self {
+        match s {
+            Source::Banner => ConsentSource::Banner,
+            Source::Settings => ConsentSource::Settings,
+            Source::Api => ConsentSource::Api,
+        }
+    }
+}
+
+/// `event …`
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Record one usage event; prints `recorded <seq>` or `dropped <reason>`.
+    Record {
+        /// Event name, e.g. screen_view.
+        name: String,
+        /// Properties as a JSON object, e.g. '{"screen":"home"}'.
+        json: Option<String>,
+    },
+}
+
+/// `queue …`
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Print queue figures as JSON.
+    Stats,
+}
+
+/// `ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Print the retained ledger entries as a JSON array.
+    Show,
+    /// Check the hash chain: exit 0 intact, 1 with the first bad entry named.
+    Verify,
+}
+
+/// Parses `--now`; clap reports a failure as a usage error (exit 2) naming the option.
+fn parse_now(s: &str) -> Result<i64, String> {
+    consentgate::clock::parse_rfc3339(s)
+        .ok_or_else(|| "expected an RFC 3339 timestamp such as 2026-01-31T10:00:00Z".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
