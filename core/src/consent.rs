@@ -186,6 +186,9 @@ pub struct ConsentState {
     pub prompt_reasons: Vec<PromptReason>,
     /// Every purpose of the policy, in policy order.
     pub purposes: Vec<PurposeState>,
+    /// Ids of the categories allowed now (all their purposes granted), in
+    /// policy order: what a host may mirror for a fast local `allows`.
+    pub allowed_categories: Vec<String>,
     /// True while the age gate forces consent purposes to denied.
     pub age_restricted: bool,
     /// True while a Global Privacy Control signal is in force.
@@ -360,6 +363,13 @@ pub(crate) fn evaluate(policy: &Policy, facts: &Facts<'_>) -> Evaluation {
             revision: policy.revision,
             needs_prompt: !prompt_reasons.is_empty(),
             prompt_reasons,
+            allowed_categories: policy
+                .categories
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| policy.category_purpose_mask(*i) & !granted == 0)
+                .map(|(_, c)| c.id.clone())
+                .collect(),
             purposes,
             age_restricted: facts.restrictions.age_gate.is_some(),
             gpc: facts.restrictions.gpc,

@@ -105,3 +105,47 @@ impl ConsentListener for Recorder {
         self.0.lock().expect("lock").push(state);
     }
 }
+
+/// Rows in every queue table of the store in `dir`, read with a separate
+/// connection (what is really on disk).
+pub fn rows_on_disk(dir: &Path) -> i64 {
+    let c = rusqlite::Connection::open(dir.join(consentgate::DB_FILE)).expect("open db");
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'events_%'")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    tables
+        .iter()
+        .map(|t| {
+            c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect("count")
+        })
+        .sum()
+}
+
+/// `policy(1, 0, &[])` with `limits` replaced.
+pub fn policy_with_limits(limits: Value) -> String {
+    let mut v: Value = serde_json::from_str(&policy(1, 0, &[])).expect("json");
+    v["limits"] = limits;
+    policy_from(v)
+}
+
+/// Records `n` events named `name` and returns their seqs.
+pub fn record_n(gate: &ConsentGate, name: &str, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            match gate
+                .record_event(name.into(), Some(format!(r#"{{"i":{i}}}"#)))
+                .expect("record")
+            {
+                consentgate::RecordOutcome::Recorded { seq } => seq,
+                other => panic!("not recorded: {other:?}"),
+            }
+        })
+        .collect()
+}
