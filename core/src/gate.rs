@@ -105,6 +105,9 @@ impl DropReason {
     }
 }
 
+/// Writes a caller adds to a consent transaction.
+pub(crate) type ExtraWrites<'a> = &'a dyn Fn(&mut Txn<'_>) -> Result<()>;
+
 /// Buffered records that wake the writer early.
 const WAKE_AT: usize = 8192;
 /// How often the writer commits at the latest.
@@ -112,7 +115,7 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// How often TTL and retention are enforced while running.
 const MAINTAIN_EVERY_MS: i64 = 60_000;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock must not take every later call down with
     // it (G7); the data guarded here is kept consistent by the store's
     // transactions, not by the lock.
@@ -120,17 +123,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Everything derived from the store, guarded by one mutex.
-struct Db {
-    store: Store,
+pub(crate) struct Db {
+    pub(crate) store: Store,
     decisions: HashMap<String, StoredDecision>,
     first_seen: HashMap<String, u32>,
     install_revision: u32,
-    installation_id: String,
+    pub(crate) installation_id: String,
     age: AgeSignal,
-    signals: PlatformSignals,
-    queue: DiskQueue,
+    pub(crate) signals: PlatformSignals,
+    pub(crate) queue: DiskQueue,
     next_expiry_ms: Option<i64>,
     last_maintenance_ms: i64,
+    /// Requests handed to the host and not completed, with when.
+    pub(crate) in_flight: HashMap<String, i64>,
     /// A recovery at this or an earlier open, reported on the state until the
     /// user next decides (they have then seen the banner again).
     recovery: Option<StoreRecovery>,
@@ -138,24 +143,25 @@ struct Db {
 
 /// What was collected from the host, kept in memory for batches.
 #[derive(Default)]
-struct Collected {
-    device: DeviceInfo,
-    ad_id: Option<String>,
-    user_id: Option<String>,
+pub(crate) struct Collected {
+    pub(crate) device: DeviceInfo,
+    pub(crate) ad_id: Option<String>,
+    pub(crate) user_id: Option<String>,
 }
 
-struct Inner {
-    policy: Policy,
-    region: Option<String>,
-    app_version: String,
-    clock: Arc<dyn Clock>,
+pub(crate) struct Inner {
+    pub(crate) policy: Policy,
+    pub(crate) region: Option<String>,
+    pub(crate) app_version: String,
+    pub(crate) clock: Arc<dyn Clock>,
     usage_category: Option<usize>,
     usage_purposes: u64,
-    db: Mutex<Db>,
-    buffer: Mutex<Buffer>,
-    collected: Mutex<Collected>,
-    snapshot: ArcSwap<Snapshot>,
+    pub(crate) db: Mutex<Db>,
+    pub(crate) buffer: Mutex<Buffer>,
+    pub(crate) collected: Mutex<Collected>,
+    pub(crate) snapshot: ArcSwap<Snapshot>,
     listener: Mutex<Option<Arc<dyn ConsentListener>>>,
+    pub(crate) deletion_listener: Mutex<Option<Arc<dyn crate::deletion::DeletionListener>>>,
     closed: AtomicBool,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -164,7 +170,7 @@ struct Inner {
 /// The consent gate: one per data directory, shared by the whole app.
 #[derive(uniffi::Object)]
 pub struct ConsentGate {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -460,6 +466,8 @@ impl ConsentGate {
             oldest_ms: oldest,
             evicted: db.queue.evicted + buffer.evicted,
             dropped_no_consent: db.queue.dropped_no_consent + buffer.dropped_no_consent,
+            delivered: db.queue.delivered,
+            rejected: db.queue.rejected,
         }
     }
 
@@ -478,7 +486,8 @@ impl ConsentGate {
 
     /// Everything stored locally about the user, as one JSON document (the
     /// data-subject access copy): installation id, user id, policy, consent
-    /// state, ledger, receipts, queued records.
+    /// state, ledger, receipts, queued records, the batch awaiting upload and
+    /// deletion requests (with the earlier installation ids they name).
     pub fn export_data(&self) -> std::result::Result<String, GateError> {
         self.inner.commit_buffer()?;
         let inner = &self.inner;
@@ -516,6 +525,8 @@ impl ConsentGate {
             "ledger": entries,
             "receipts": ledger::receipts(&inner.policy, &entries),
             "queue": records,
+            "deletion_requests": db.store.deletions()?.iter().map(crate::deletion::DeletionTicket::from).collect::<Vec<_>>(),
+            "pending_batches": db.store.pending_batch()?.map(|b| json!({"batch_id": b.batch_id, "endpoint": b.endpoint, "first_seq": b.first_seq, "last_seq": b.last_seq, "attempts": b.attempts})),
             "device_in_memory": collected.device,
         });
         serde_json::to_string_pretty(&doc).map_err(|e| GateError::Internal {
@@ -668,6 +679,7 @@ impl ConsentGate {
             next_expiry_ms: None,
             last_maintenance_ms: i64::MIN,
             recovery: recovery.clone(),
+            in_flight: HashMap::new(),
             store,
         };
         let user_id = db.store.meta("user_id")?;
@@ -700,6 +712,7 @@ impl ConsentGate {
             }),
             snapshot: ArcSwap::from_pointee(snapshot),
             listener: Mutex::new(None),
+            deletion_listener: Mutex::new(None),
             closed: AtomicBool::new(false),
             stop: Mutex::new(false),
             wake: Condvar::new(),
@@ -742,7 +755,7 @@ impl ConsentGate {
         &self.inner.policy
     }
 
-    fn check_open(&self) -> std::result::Result<(), GateError> {
+    pub(crate) fn check_open(&self) -> std::result::Result<(), GateError> {
         if self.inner.closed.load(Ordering::Relaxed) {
             Err(GateError::Closed)
         } else {
@@ -764,7 +777,7 @@ impl ConsentGate {
     }
 
     /// Runs a change under the store lock, then tells the listener.
-    fn change(
+    pub(crate) fn change(
         &self,
         f: impl FnOnce(&Inner, &mut Db) -> Result<bool>,
     ) -> std::result::Result<ConsentState, GateError> {
@@ -789,11 +802,11 @@ impl Drop for ConsentGate {
 }
 
 impl Inner {
-    fn allows(&self, category: &str) -> bool {
+    pub(crate) fn allows(&self, category: &str) -> bool {
         category_index(&self.policy, category).is_some_and(|i| self.snapshot.load().allows_index(i))
     }
 
-    fn restrictions(&self, db: &Db) -> Restrictions {
+    pub(crate) fn restrictions(&self, db: &Db) -> Restrictions {
         let min_age = self.policy.min_age_for(self.region.as_deref());
         let age_gate = match (min_age, db.age.age_years) {
             (Some(min), Some(age)) if age < min && !db.age.parental_consent => Some(min),
@@ -806,7 +819,7 @@ impl Inner {
     }
 
     /// Changes that set every consent purpose matching `pick` to denied.
-    fn force_denied(
+    pub(crate) fn force_denied(
         &self,
         pick: impl Fn(&crate::policy::Purpose) -> bool,
         source: ConsentSource,
@@ -882,6 +895,18 @@ impl Inner {
         changes: &[Change],
         meta: &[(&str, Option<String>)],
     ) -> Result<bool> {
+        self.apply_with(db, changes, meta, None)
+    }
+
+    /// [`Inner::apply`] with `erase`: also empty every partition and run the
+    /// extra writes in the same transaction (a deletion request).
+    pub(crate) fn apply_with(
+        &self,
+        db: &mut Db,
+        changes: &[Change],
+        meta: &[(&str, Option<String>)],
+        erase: Option<ExtraWrites<'_>>,
+    ) -> Result<bool> {
         let now = self.clock.now_ms();
         let mut decisions = db.decisions.clone();
         for c in changes {
@@ -911,7 +936,10 @@ impl Inner {
             .store
             .partitions()
             .iter()
-            .filter(|p| queue::partition_purposes(&self.policy, &p.categories) & !eval.granted != 0)
+            .filter(|p| {
+                erase.is_some()
+                    || queue::partition_purposes(&self.policy, &p.categories) & !eval.granted != 0
+            })
             .filter(|p| db.queue.counts.get(&p.id).is_some_and(|c| c.events > 0))
             .cloned()
             .collect();
@@ -920,6 +948,7 @@ impl Inner {
             .category_index("account_id")
             .is_some_and(|c| self.policy.category_purpose_mask(c) & !eval.granted == 0);
         if changes.is_empty()
+            && erase.is_none()
             && meta.is_empty()
             && purge.is_empty()
             && old.granted == eval.granted
@@ -973,6 +1002,10 @@ impl Inner {
             }
             for p in &purge {
                 txn.clear_partition(p)?;
+                txn.delete_batches_of(p.id)?;
+            }
+            if let Some(extra) = erase {
+                extra(txn)?;
             }
             if clears_recovery {
                 txn.delete_meta("store_recovery_reason")?;
@@ -1091,7 +1124,7 @@ impl Inner {
     /// Moves the buffer into the store in one transaction and enforces the
     /// count and size bounds, evicting the oldest records first (G8). On
     /// failure the records go back to the buffer for the next attempt.
-    fn commit_buffer(&self) -> Result<()> {
+    pub(crate) fn commit_buffer(&self) -> Result<()> {
         let mut db = lock(&self.db);
         let (records, dropped, evicted_mem) = {
             let mut b = lock(&self.buffer);
@@ -1196,7 +1229,7 @@ impl Inner {
         }
     }
 
-    fn notify(&self) {
+    pub(crate) fn notify(&self) {
         let listener = lock(&self.listener).clone();
         if let Some(l) = listener {
             l.on_consent_changed(self.snapshot.load().state.clone());

@@ -24,6 +24,7 @@ uniffi::setup_scaffolding!();
 
 pub mod clock;
 pub mod consent;
+pub mod deletion;
 pub mod device;
 mod error;
 pub mod event;
@@ -34,12 +35,14 @@ pub mod policy;
 mod queue;
 mod snapshot;
 mod store;
+pub mod upload;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use consent::{
     ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision, PurposeState,
     StoreRecovery,
 };
+pub use deletion::{DeletionListener, DeletionStatus, DeletionTicket};
 pub use device::{
     AdIdProvider, AgeSignal, AttStatus, DeviceInfo, DeviceInfoProvider, PlatformSignals,
 };
@@ -51,3 +54,4 @@ pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{Policy, PolicyIssue, PurposeKind};
 pub use queue::QueueStats;
 pub use store::DB_FILE;
+pub use upload::{FlushReport, HttpHeader, UploadRequest, UploadResult, UploadTask, Uploader};

@@ -26,6 +26,10 @@ pub struct QueueStats {
     pub evicted: u64,
     /// Events dropped because `usage_events` was not allowed, since install.
     pub dropped_no_consent: u64,
+    /// Events the backend accepted, since install.
+    pub delivered: u64,
+    /// Events dropped because the backend refused their batch (4xx), since install.
+    pub rejected: u64,
 }
 
 /// A record waiting in memory for the next group commit.
@@ -98,6 +102,8 @@ pub(crate) struct DiskQueue {
     pub counts: HashMap<i64, PartitionCounts>,
     pub evicted: u64,
     pub dropped_no_consent: u64,
+    pub delivered: u64,
+    pub rejected: u64,
 }
 
 impl DiskQueue {
@@ -113,6 +119,8 @@ impl DiskQueue {
         Ok(DiskQueue {
             counts,
             evicted: num("evicted")?,
+            delivered: num("delivered")?,
+            rejected: num("rejected")?,
             dropped_no_consent: num("dropped_no_consent")?,
         })
     }

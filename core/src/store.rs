@@ -26,7 +26,7 @@ use crate::ledger::{Anchor, LedgerEntry};
 pub const DB_FILE: &str = "consentgate.db";
 
 /// The schema version this code writes. A newer file is not ours to touch.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// A queued record waiting in memory or on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,67 @@ impl QueuedRecord {
     pub fn bytes(&self) -> u64 {
         (self.name.len() + self.props.as_ref().map_or(0, |p| p.len()) + 16) as u64
     }
+}
+
+/// An upload batch: a range of one partition's records under a stable id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BatchRow {
+    pub batch_id: String,
+    pub partition: i64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// Base URL of the endpoint it goes to.
+    pub endpoint: String,
+    pub created_ms: i64,
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+}
+
+/// A deletion request as stored; never evicted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeletionRow {
+    pub request_id: String,
+    pub created_ms: i64,
+    pub installation_ids: Vec<String>,
+    pub user_id: Option<String>,
+    pub reason: Option<String>,
+    /// Every endpoint the request goes to.
+    pub endpoints: Vec<String>,
+    /// Endpoints that have not acknowledged yet.
+    pub pending_endpoints: Vec<String>,
+    pub policy_id: String,
+    pub revision: u32,
+    /// `pending`, `acknowledged` or `failed`.
+    pub status: String,
+    pub receipt_id: Option<String>,
+    pub receipt_status: Option<String>,
+    pub failed_status: Option<u16>,
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+}
+
+const BATCH_COLUMNS: &str =
+    "batch_id, partition, first_seq, last_seq, endpoint, created_ms, attempts, next_attempt_ms";
+
+fn batch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
+    Ok(BatchRow {
+        batch_id: r.get(0)?,
+        partition: r.get(1)?,
+        first_seq: r.get::<_, i64>(2)? as u64,
+        last_seq: r.get::<_, i64>(3)? as u64,
+        endpoint: r.get(4)?,
+        created_ms: r.get(5)?,
+        attempts: r.get::<_, i64>(6)? as u32,
+        next_attempt_ms: r.get(7)?,
+    })
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
 }
 
 /// Counts of one partition's table.
@@ -399,6 +460,67 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The oldest batch not yet acknowledged.
+    pub fn pending_batch(&self) -> Result<Option<BatchRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {BATCH_COLUMNS} FROM batches ORDER BY created_ms, first_seq LIMIT 1"
+            ))?
+            .query_row([], batch_row)
+            .optional()?)
+    }
+
+    /// The batch with this id, if it is still pending.
+    pub fn pending_batch_by_id(&self, batch_id: &str) -> Result<Option<BatchRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = ?1"
+            ))?
+            .query_row([batch_id], batch_row)
+            .optional()?)
+    }
+
+    /// Every deletion request, oldest first.
+    pub fn deletions(&self) -> Result<Vec<DeletionRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT request_id, created_ms, installation_ids, user_id, reason, endpoints, pending_endpoints, \
+             policy_id, revision, status, receipt_id, receipt_status, failed_status, attempts, next_attempt_ms \
+             FROM deletions ORDER BY created_ms, request_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeletionRow {
+                request_id: r.get(0)?,
+                created_ms: r.get(1)?,
+                installation_ids: parse_list(&r.get::<_, String>(2)?),
+                user_id: r.get(3)?,
+                reason: r.get(4)?,
+                endpoints: parse_list(&r.get::<_, String>(5)?),
+                pending_endpoints: parse_list(&r.get::<_, String>(6)?),
+                policy_id: r.get(7)?,
+                revision: r.get::<_, i64>(8)? as u32,
+                status: r.get(9)?,
+                receipt_id: r.get(10)?,
+                receipt_status: r.get(11)?,
+                failed_status: r.get::<_, Option<i64>>(12)?.map(|v| v as u16),
+                attempts: r.get::<_, i64>(13)? as u32,
+                next_attempt_ms: r.get(14)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every (installation id, endpoint) pair whose data reached the endpoint
+    /// since the last deletion request.
+    pub fn endpoints_used(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT installation_id, endpoint FROM endpoints_used ORDER BY 1, 2")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Runs `f` in one write transaction and commits it. With `durable` the
     /// commit is fsynced (`synchronous = FULL`): consent writes use it so that
     /// a decision is on disk when the call returns (G4). If `f` or the commit
@@ -624,6 +746,117 @@ impl Txn<'_> {
         Ok(())
     }
 
+    /// Deletes a partition's records with seq in `first..=last`; returns (events, bytes).
+    pub fn delete_range(&mut self, p: &Partition, first: u64, last: u64) -> Result<(u64, u64)> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "DELETE FROM {} WHERE seq BETWEEN ?1 AND ?2 RETURNING bytes",
+            p.table()
+        ))?;
+        let mut rows = stmt.query(params![first as i64, last as i64])?;
+        let (mut n, mut bytes) = (0u64, 0u64);
+        while let Some(r) = rows.next()? {
+            n += 1;
+            bytes += r.get::<_, i64>(0)? as u64;
+        }
+        Ok((n, bytes))
+    }
+
+    /// Stores a new batch.
+    pub fn insert_batch(&mut self, b: &BatchRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO batches(batch_id, partition, first_seq, last_seq, endpoint, created_ms, attempts, \
+                 next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                b.batch_id,
+                b.partition,
+                b.first_seq as i64,
+                b.last_seq as i64,
+                b.endpoint,
+                b.created_ms,
+                b.attempts,
+                b.next_attempt_ms
+            ])?;
+        Ok(())
+    }
+
+    /// Records a failed attempt of a batch.
+    pub fn retry_batch(
+        &mut self,
+        batch_id: &str,
+        attempts: u32,
+        next_attempt_ms: i64,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE batches SET attempts = ?2, next_attempt_ms = ?3 WHERE batch_id = ?1",
+            )?
+            .execute(params![batch_id, attempts, next_attempt_ms])?;
+        Ok(())
+    }
+
+    /// Forgets a batch.
+    pub fn delete_batch(&mut self, batch_id: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM batches WHERE batch_id = ?1")?
+            .execute([batch_id])?;
+        Ok(())
+    }
+
+    /// Forgets every batch of a partition (its records were purged).
+    pub fn delete_batches_of(&mut self, partition: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM batches WHERE partition = ?1")?
+            .execute([partition])?;
+        Ok(())
+    }
+
+    /// Notes that an installation's data reached an endpoint.
+    pub fn mark_endpoint_used(&mut self, installation_id: &str, endpoint: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO endpoints_used(installation_id, endpoint) VALUES (?1, ?2)",
+            )?
+            .execute([installation_id, endpoint])?;
+        Ok(())
+    }
+
+    /// Forgets the endpoints used (a deletion request now covers them).
+    pub fn clear_endpoints_used(&mut self) -> Result<()> {
+        self.tx.execute("DELETE FROM endpoints_used", [])?;
+        Ok(())
+    }
+
+    /// Inserts or replaces a deletion request.
+    pub fn put_deletion(&mut self, d: &DeletionRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO deletions(request_id, created_ms, installation_ids, user_id, reason, \
+                 endpoints, pending_endpoints, policy_id, revision, status, receipt_id, receipt_status, \
+                 failed_status, attempts, next_attempt_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                d.request_id,
+                d.created_ms,
+                json_list(&d.installation_ids),
+                d.user_id,
+                d.reason,
+                json_list(&d.endpoints),
+                json_list(&d.pending_endpoints),
+                d.policy_id,
+                d.revision,
+                d.status,
+                d.receipt_id,
+                d.receipt_status,
+                d.failed_status,
+                d.attempts,
+                d.next_attempt_ms
+            ])?;
+        Ok(())
+    }
+
     /// Deletes the oldest `n` records of a partition; returns (events, bytes) removed.
     pub fn delete_oldest(&mut self, p: &Partition, n: u64) -> Result<(u64, u64)> {
         self.delete_returning(
@@ -765,6 +998,21 @@ fn upgrade_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
                  region TEXT, installation_id TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
              CREATE TABLE partitions(id INTEGER PRIMARY KEY, categories TEXT NOT NULL UNIQUE);
              PRAGMA user_version = 1;
+             COMMIT;"
+        }
+        1 => {
+            "BEGIN;
+             CREATE TABLE batches(batch_id TEXT PRIMARY KEY, partition INTEGER NOT NULL,
+                 first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, endpoint TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
+             CREATE TABLE deletions(request_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,
+                 installation_ids TEXT NOT NULL, user_id TEXT, reason TEXT, endpoints TEXT NOT NULL,
+                 pending_endpoints TEXT NOT NULL, policy_id TEXT NOT NULL, revision INTEGER NOT NULL,
+                 status TEXT NOT NULL, receipt_id TEXT, receipt_status TEXT, failed_status INTEGER,
+                 attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
+             CREATE TABLE endpoints_used(installation_id TEXT NOT NULL, endpoint TEXT NOT NULL,
+                 PRIMARY KEY(installation_id, endpoint)) WITHOUT ROWID;
+             PRAGMA user_version = 2;
              COMMIT;"
         }
         _ => return Ok(()),
