@@ -207,6 +207,7 @@ impl ConsentGate {
                 failed_status: None,
                 attempts: 0,
                 next_attempt_ms: now,
+                receiptless: 0,
             };
             let changes = inner.force_denied(|_| true, ConsentSource::Deletion);
             let meta = [("installation_id", Some(new_id.clone())), ("user_id", None)];

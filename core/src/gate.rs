@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -160,6 +160,9 @@ pub(crate) struct Inner {
     pub(crate) buffer: Mutex<Buffer>,
     pub(crate) collected: Mutex<Collected>,
     pub(crate) snapshot: ArcSwap<Snapshot>,
+    /// `snapshot.allowed`, stored with it under the buffer lock: the one word
+    /// `allows()` and `record_event()` read.
+    allowed: AtomicU64,
     listener: Mutex<Option<Arc<dyn ConsentListener>>>,
     pub(crate) deletion_listener: Mutex<Option<Arc<dyn crate::deletion::DeletionListener>>>,
     closed: AtomicBool,
@@ -710,6 +713,7 @@ impl ConsentGate {
                 user_id,
                 ..Collected::default()
             }),
+            allowed: AtomicU64::new(snapshot.allowed),
             snapshot: ArcSwap::from_pointee(snapshot),
             listener: Mutex::new(None),
             deletion_listener: Mutex::new(None),
@@ -803,7 +807,8 @@ impl Drop for ConsentGate {
 
 impl Inner {
     pub(crate) fn allows(&self, category: &str) -> bool {
-        category_index(&self.policy, category).is_some_and(|i| self.snapshot.load().allows_index(i))
+        category_index(&self.policy, category)
+            .is_some_and(|i| self.allowed.load(Ordering::Acquire) & (1u64 << i) != 0)
     }
 
     pub(crate) fn restrictions(&self, db: &Db) -> Restrictions {
@@ -856,7 +861,7 @@ impl Inner {
         // record is either purged with the rest or refused (G3).
         let allowed = self
             .usage_category
-            .is_some_and(|c| self.snapshot.load().allows_index(c));
+            .is_some_and(|c| self.allowed.load(Ordering::Acquire) & (1u64 << c) != 0);
         if !allowed {
             buffer.dropped_no_consent += 1;
             return RecordOutcome::Dropped {
@@ -1036,6 +1041,7 @@ impl Inner {
         let allowed = snapshot.allowed;
         {
             let mut buffer = lock(&self.buffer);
+            self.allowed.store(allowed, Ordering::Release);
             self.snapshot.store(snapshot);
             buffer.purge(eval.granted);
         }
@@ -1152,16 +1158,13 @@ impl Inner {
                     .take_while(|p| p.categories == cats)
                     .count();
                 let p = txn.partition(&queue::categories_key(policy, cats))?;
-                let group: Vec<QueuedRecord> =
-                    slice[i..j].iter().map(|p| p.record.clone()).collect();
-                txn.insert_records(&p, &group)?;
+                let group = &slice[i..j];
+                txn.insert_records(&p, group.iter().map(|p| &p.record))?;
                 let c = counts.entry(p.id).or_default();
                 c.events += group.len() as u64;
-                c.bytes += group.iter().map(|r| r.bytes()).sum::<u64>();
-                c.oldest_ms = Some(
-                    c.oldest_ms
-                        .map_or(group[0].ts_ms, |o| o.min(group[0].ts_ms)),
-                );
+                c.bytes += group.iter().map(|p| p.record.bytes()).sum::<u64>();
+                let first = group[0].record.ts_ms;
+                c.oldest_ms = Some(c.oldest_ms.map_or(first, |o| o.min(first)));
                 i = j;
             }
             // Evict oldest first while over either bound.

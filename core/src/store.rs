@@ -79,6 +79,8 @@ pub(crate) struct DeletionRow {
     pub failed_status: Option<u16>,
     pub attempts: u32,
     pub next_attempt_ms: i64,
+    /// 2xx replies without a receipt from the current endpoint.
+    pub receiptless: u32,
 }
 
 const BATCH_COLUMNS: &str =
@@ -486,8 +488,8 @@ impl Store {
     pub fn deletions(&self) -> Result<Vec<DeletionRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT request_id, created_ms, installation_ids, user_id, reason, endpoints, pending_endpoints, \
-             policy_id, revision, status, receipt_id, receipt_status, failed_status, attempts, next_attempt_ms \
-             FROM deletions ORDER BY created_ms, request_id",
+             policy_id, revision, status, receipt_id, receipt_status, failed_status, attempts, next_attempt_ms, \
+             receiptless FROM deletions ORDER BY created_ms, request_id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(DeletionRow {
@@ -506,6 +508,7 @@ impl Store {
                 failed_status: r.get::<_, Option<i64>>(12)?.map(|v| v as u16),
                 attempts: r.get::<_, i64>(13)? as u32,
                 next_attempt_ms: r.get(14)?,
+                receiptless: r.get::<_, i64>(15)? as u32,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -721,7 +724,11 @@ impl Txn<'_> {
     }
 
     /// Inserts records into a partition.
-    pub fn insert_records(&mut self, p: &Partition, records: &[QueuedRecord]) -> Result<()> {
+    pub fn insert_records<'r>(
+        &mut self,
+        p: &Partition,
+        records: impl IntoIterator<Item = &'r QueuedRecord>,
+    ) -> Result<()> {
         let mut stmt = self.tx.prepare_cached(&format!(
             "INSERT INTO {}(seq, ts_ms, name, props, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
             p.table()
@@ -834,8 +841,8 @@ impl Txn<'_> {
             .prepare_cached(
                 "INSERT OR REPLACE INTO deletions(request_id, created_ms, installation_ids, user_id, reason, \
                  endpoints, pending_endpoints, policy_id, revision, status, receipt_id, receipt_status, \
-                 failed_status, attempts, next_attempt_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 failed_status, attempts, next_attempt_ms, receiptless) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 d.request_id,
@@ -852,7 +859,8 @@ impl Txn<'_> {
                 d.receipt_status,
                 d.failed_status,
                 d.attempts,
-                d.next_attempt_ms
+                d.next_attempt_ms,
+                d.receiptless
             ])?;
         Ok(())
     }
@@ -1009,7 +1017,8 @@ fn upgrade_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
                  installation_ids TEXT NOT NULL, user_id TEXT, reason TEXT, endpoints TEXT NOT NULL,
                  pending_endpoints TEXT NOT NULL, policy_id TEXT NOT NULL, revision INTEGER NOT NULL,
                  status TEXT NOT NULL, receipt_id TEXT, receipt_status TEXT, failed_status INTEGER,
-                 attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
+                 attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,
+                 receiptless INTEGER NOT NULL DEFAULT 0);
              CREATE TABLE endpoints_used(installation_id TEXT NOT NULL, endpoint TEXT NOT NULL,
                  PRIMARY KEY(installation_id, endpoint)) WITHOUT ROWID;
              PRAGMA user_version = 2;

@@ -342,6 +342,8 @@ use crate::store::{BatchRow, Partition};
 const IN_FLIGHT_TIMEOUT_MS: i64 = 120_000;
 /// How soon to look again while a request is in flight.
 const IN_FLIGHT_RECHECK_MS: u64 = 1_000;
+/// A 2xx deletion reply without a receipt is accepted after this many tries.
+const RECEIPTLESS_ACCEPT_AFTER: u32 = 5;
 /// Most requests one `flush` sends.
 const FLUSH_MAX_REQUESTS: u32 = 100_000;
 
@@ -397,7 +399,7 @@ impl ConsentGate {
                 }
                 UploadTask::Upload { request } => {
                     let id = request.request_id.clone();
-                    let is_deletion = request.url.ends_with("/v1/deletion");
+                    let is_deletion = self.deletion_requests().iter().any(|t| t.request_id == id);
                     let before = self.queue_stats();
                     let result = uploader.send(request);
                     report.requests += 1;
@@ -405,9 +407,8 @@ impl ConsentGate {
                     self.complete_upload(id.clone(), result)?;
                     match (reply, is_deletion) {
                         (Reply::Retry { .. }, _) => report.retries += 1,
-                        (Reply::Delivered, true) => {
-                            // Counted when every endpoint has acknowledged.
-                        }
+                        // Counted below once every endpoint has acknowledged.
+                        (Reply::Delivered, true) => {}
                         (Reply::Refused(_), true) => report.deletions_failed += 1,
                         (Reply::Delivered, false) => {
                             report.batches_delivered += 1;
@@ -428,6 +429,8 @@ impl ConsentGate {
                         });
                         if acked {
                             report.deletions_acknowledged += 1;
+                        } else if gate_wants_retry(self, &id) {
+                            report.retries += 1;
                         }
                     }
                 }
@@ -435,6 +438,19 @@ impl ConsentGate {
         }
         Ok(report)
     }
+}
+
+/// True when ticket `id` is pending with a retry scheduled (a 2xx without a
+/// receipt).
+fn gate_wants_retry(gate: &ConsentGate, id: &str) -> bool {
+    lock(&gate.inner.db)
+        .store
+        .deletions()
+        .map(|rows| {
+            rows.iter()
+                .any(|d| d.request_id == id && d.status == "pending" && d.attempts > 0)
+        })
+        .unwrap_or(false)
 }
 
 impl Inner {
@@ -666,6 +682,7 @@ impl Inner {
                     d.receipt_id = Some(receipt_id);
                     d.receipt_status = Some(status);
                     d.attempts = 0;
+                    d.receiptless = 0;
                     if d.pending_endpoints.is_empty() {
                         d.status = "acknowledged".into();
                     }
@@ -674,10 +691,25 @@ impl Inner {
                     d.status = "failed".into();
                     d.failed_status = Some(status);
                 }
-                // 2xx without a readable receipt: ask again (idempotent by request id).
+                // 2xx without a readable receipt: ask again (the request is
+                // idempotent), but a backend that never sends one must not
+                // block every later upload: accept it after a few tries.
                 (Reply::Delivered, None) => {
                     d.attempts += 1;
-                    d.next_attempt_ms = now + backoff_ms(d.attempts, &d.request_id, None);
+                    d.receiptless += 1;
+                    if d.receiptless >= RECEIPTLESS_ACCEPT_AFTER {
+                        if !d.pending_endpoints.is_empty() {
+                            d.pending_endpoints.remove(0);
+                        }
+                        d.attempts = 0;
+                        d.receiptless = 0;
+                        if d.pending_endpoints.is_empty() {
+                            d.status = "acknowledged".into();
+                            d.receipt_status = Some("accepted".into());
+                        }
+                    } else {
+                        d.next_attempt_ms = now + backoff_ms(d.attempts, &d.request_id, None);
+                    }
                 }
                 (Reply::Retry { retry_after_ms }, _) => {
                     d.attempts += 1;

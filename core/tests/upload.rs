@@ -555,3 +555,27 @@ fn g6_deletion_names_every_installation_and_endpoint_that_received_data() {
         .iter()
         .all(|t| matches!(t.status, DeletionStatus::Acknowledged { .. })));
 }
+
+#[test]
+fn g6_a_backend_that_never_sends_a_receipt_does_not_block_uploads_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let gate = open(dir.path(), &example_kz(), &c);
+    gate.request_deletion(None).unwrap();
+    let mut rounds = 0;
+    while matches!(gate.deletion_requests()[0].status, DeletionStatus::Pending) {
+        rounds += 1;
+        assert!(
+            rounds < 10,
+            "still pending after {rounds} receipt-less 2xx replies"
+        );
+        let r = gate.flush(Scripted::new(vec![http(204)])).unwrap();
+        if let Some(ms) = r.wait_ms {
+            assert_eq!(r.retries, 1, "the retry is counted");
+            c.advance(ms as i64);
+        }
+    }
+    assert!(
+        matches!(&gate.deletion_requests()[0].status, DeletionStatus::Acknowledged { receipt_id, .. } if receipt_id.is_empty())
+    );
+}
