@@ -10,8 +10,9 @@ use consentgate::ConsentSource;
 /// consentgate: inspect and drive a consentgate data directory with the same
 /// core the app uses (QA, support, data-subject requests, scripting).
 ///
-/// Exit codes: 0 ok, 1 a negative answer (blocked, ledger broken), 2 bad input,
-/// 3 storage failure.
+/// Exit codes: 0 ok, 1 a negative answer (blocked, ledger broken, deletion
+/// refused by the backend), 2 bad input, 3 storage or network failure (for
+/// `upload`: requests still failing when it stopped).
 #[derive(Debug, Parser)]
 #[command(name = "consentgate", version, about, long_about = None)]
 pub struct Cli {
@@ -67,8 +68,50 @@ pub enum Command {
     /// The consent ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Send the queue over HTTP; prints a FlushReport as JSON.
+    ///
+    /// Deletion requests go first. Waits out backoffs of up to --max-wait
+    /// seconds; exit 0 when everything that could be sent was sent, 3 when it
+    /// stopped with requests still failing (network errors, 408, 429, 5xx),
+    /// which stay queued for the next run.
+    Upload {
+        /// Send to this base URL (scheme://host:port) instead of the policy's
+        /// endpoint; the request path is kept. http:// only for loopback.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Longest backoff to sleep through before trying again; a longer one
+        /// ends the run (exit 3, `wait_ms` in the report). With --now the
+        /// clock stands still, so any backoff ends the run.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        max_wait: u64,
+    },
+    /// Queue a deletion request and try to send it; prints the ticket as JSON.
+    ///
+    /// Erases local data and rotates the installation id at once, then tries
+    /// once to send the request. A ticket left pending (backend unreachable)
+    /// is kept and sent first by the next `upload`: still exit 0. Exit 1 if
+    /// the backend refused it (4xx).
+    DeleteRequest {
+        /// Why, as sent to the backend (default `user_request`).
+        #[arg(long, value_name = "R")]
+        reason: Option<String>,
+        /// Send to this base URL instead of the policy's endpoints (as for `upload`).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+    /// Deletion requests made from this data directory.
+    #[command(subcommand)]
+    Deletion(DeletionCommand),
     /// Print everything stored locally as one JSON document.
     Export,
+}
+
+/// `deletion …`
+#[derive(Debug, Subcommand)]
+pub enum DeletionCommand {
+    /// Print every deletion ticket (pending, acknowledged with its receipt,
+    /// or failed with the backend's status) as a JSON array, oldest first.
+    Status,
 }
 
 /// `policy …`
@@ -140,11 +183,17 @@ impl From<Source> for ConsentSource {
 #[derive(Debug, Subcommand)]
 pub enum EventCommand {
     /// Record one usage event; prints `recorded <seq>` or `dropped <reason>`.
+    /// With --count N, records N copies in one call and prints
+    /// `recorded <first>..<last>` or `dropped <reason> (N events)`.
     Record {
         /// Event name, e.g. screen_view.
         name: String,
         /// Properties as a JSON object, e.g. '{"screen":"home"}'.
         json: Option<String>,
+        /// Record this many copies (load tests, QA).
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        count: u32,
     },
 }
 

@@ -2,19 +2,26 @@
 //! a [`ConsentGate`] opened for the data directory with the options given, and
 //! always closed again before the answer is printed (so an event is on disk
 //! when `recorded <seq>` appears). Every rule is the core's; this module only
-//! translates arguments in and answers out.
+//! translates arguments in and answers out, and for `upload` and
+//! `delete-request` lends the core an HTTP client
+//! ([`HttpUploader`](consentgate_cli::http::HttpUploader)) and sleeps through
+//! short backoffs.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use consentgate::policy::Policy;
 use consentgate::{
-    Clock, ConsentGate, GateError, ManualClock, OpenOptions, PurposeDecision, PurposeKind,
-    RecordOutcome, SystemClock, DB_FILE,
+    Clock, ConsentGate, DeletionStatus, EventInput, FlushReport, GateError, ManualClock,
+    OpenOptions, PurposeDecision, PurposeKind, RecordOutcome, SystemClock, Uploader, DB_FILE,
 };
+use consentgate_cli::http::HttpUploader;
 
 use crate::args::{
-    Cli, Command, ConsentCommand, EventCommand, Global, LedgerCommand, PolicyCommand, QueueCommand,
+    Cli, Command, ConsentCommand, DeletionCommand, EventCommand, Global, LedgerCommand,
+    PolicyCommand, QueueCommand,
 };
 use crate::failure::{Failure, Kind, Report};
 
@@ -25,7 +32,10 @@ const APP_VERSION: &str = concat!("consentgate-cli/", env!("CARGO_PKG_VERSION"))
 pub fn run(cli: Cli) -> Result<Report, Failure> {
     match cli.command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
-        command => with_gate(&cli.global, |gate| on_gate(gate, command)),
+        command => {
+            let fixed_clock = cli.global.now.is_some();
+            with_gate(&cli.global, |gate| on_gate(gate, command, fixed_clock))
+        }
     }
 }
 
@@ -70,8 +80,9 @@ fn with_gate(
     Ok(report)
 }
 
-/// Every command that needs a data directory.
-fn on_gate(gate: &ConsentGate, command: Command) -> Result<Report, Failure> {
+/// Every command that needs a data directory. `fixed_clock`: `--now` was
+/// given, so waiting for a backoff to pass would wait forever.
+fn on_gate(gate: &ConsentGate, command: Command, fixed_clock: bool) -> Result<Report, Failure> {
     match command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
         Command::Status => json(serde_json::to_string_pretty(&gate.consent_state())),
@@ -99,11 +110,16 @@ fn on_gate(gate: &ConsentGate, command: Command) -> Result<Report, Failure> {
                 Report::negative("blocked")
             })
         }
-        Command::Event(EventCommand::Record { name, json }) => {
-            Ok(Report::ok(match gate.record_event(name, json)? {
-                RecordOutcome::Recorded { seq } => format!("recorded {seq}"),
-                RecordOutcome::Dropped { reason } => format!("dropped {}", reason.as_str()),
-            }))
+        Command::Event(EventCommand::Record {
+            name,
+            json,
+            count: 1,
+        }) => Ok(Report::ok(match gate.record_event(name, json)? {
+            RecordOutcome::Recorded { seq } => format!("recorded {seq}"),
+            RecordOutcome::Dropped { reason } => format!("dropped {}", reason.as_str()),
+        })),
+        Command::Event(EventCommand::Record { name, json, count }) => {
+            record_many(gate, name, json, count)
         }
         Command::Queue(QueueCommand::Stats) => {
             json(serde_json::to_string_pretty(&gate.queue_stats()))
@@ -120,8 +136,189 @@ fn on_gate(gate: &ConsentGate, command: Command) -> Result<Report, Failure> {
                 (false, None) => Report::negative(format!("broken: {problem}")),
             })
         }
+        Command::Upload { endpoint, max_wait } => {
+            upload(gate, endpoint.as_deref(), max_wait, fixed_clock)
+        }
+        Command::DeleteRequest { reason, endpoint } => {
+            delete_request(gate, reason, endpoint.as_deref())
+        }
+        Command::Deletion(DeletionCommand::Status) => {
+            json(serde_json::to_string_pretty(&gate.deletion_requests()))
+        }
         Command::Export => Ok(Report::ok(gate.export_data()?)),
     }
+}
+
+/// Events handed to the core per `record_events` call by `--count`.
+const RECORD_CHUNK: u32 = 10_000;
+
+/// `event record NAME [JSON] --count N` (N > 1): N copies through
+/// `record_events`, the call apps use for many events at once.
+fn record_many(
+    gate: &ConsentGate,
+    name: String,
+    json: Option<String>,
+    count: u32,
+) -> Result<Report, Failure> {
+    // Checked once here, so an error does not name `events[0]`, which the user never wrote.
+    consentgate::event::validate_name(&name)?;
+    if let Some(p) = &json {
+        consentgate::event::validate_properties(p)?;
+    }
+    let mut recorded: Option<(u64, u64)> = None;
+    let mut dropped: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(RECORD_CHUNK);
+        left -= n;
+        let events = vec![
+            EventInput {
+                name: name.clone(),
+                properties_json: json.clone(),
+            };
+            n as usize
+        ];
+        for outcome in gate.record_events(events)? {
+            match outcome {
+                RecordOutcome::Recorded { seq } => {
+                    recorded = Some(recorded.map_or((seq, seq), |(first, _)| (first, seq)));
+                }
+                RecordOutcome::Dropped { reason } => {
+                    *dropped.entry(reason.as_str()).or_default() += 1
+                }
+            }
+        }
+    }
+    let mut lines: Vec<String> = recorded
+        .map(|(first, last)| format!("recorded {first}..{last}"))
+        .into_iter()
+        .collect();
+    lines.extend(
+        dropped
+            .iter()
+            .map(|(reason, n)| format!("dropped {reason} ({n} events)")),
+    );
+    Ok(Report::ok(lines.join("\n")))
+}
+
+/// The HTTP client for `upload` and `delete-request`; a bad `--endpoint` is bad input.
+fn http_uploader(endpoint: Option<&str>) -> Result<Arc<dyn Uploader>, Failure> {
+    Ok(Arc::new(match endpoint {
+        Some(base) => HttpUploader::with_base(base).map_err(Failure::bad_input)?,
+        None => HttpUploader::new(),
+    }))
+}
+
+/// `upload`: flush until nothing is left to send, sleeping through backoffs of
+/// at most `max_wait_s` (none with a fixed clock). Prints the summed
+/// [`FlushReport`]; `wait_ms` is set when it stopped on a longer backoff, and
+/// then the exit code is 3: requests were still failing.
+fn upload(
+    gate: &ConsentGate,
+    endpoint: Option<&str>,
+    max_wait_s: u64,
+    fixed_clock: bool,
+) -> Result<Report, Failure> {
+    let uploader = http_uploader(endpoint)?;
+    let max_wait_ms = max_wait_s.saturating_mul(1000);
+    let mut total = FlushReport::default();
+    let stopped_on = loop {
+        let report = gate.flush(Arc::clone(&uploader))?;
+        add_up(&mut total, &report);
+        match report.wait_ms {
+            None => break None,
+            Some(ms) if !fixed_clock && ms <= max_wait_ms => {
+                eprintln!(
+                    "note: {} request(s) failed so far; retrying in {:.1} s",
+                    total.retries,
+                    ms as f64 / 1000.0
+                );
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            Some(ms) => break Some(ms),
+        }
+    };
+    total.wait_ms = stopped_on;
+    if total.events_rejected > 0 {
+        eprintln!(
+            "note: the backend refused {} events (4xx); they were dropped and counted in `queue stats`",
+            total.events_rejected
+        );
+    }
+    if total.deletions_failed > 0 {
+        eprintln!("note: the backend refused a deletion request (4xx); see `deletion status`");
+    }
+    let queued = gate.queue_stats().events;
+    let out = serde_json::to_string_pretty(&total);
+    match stopped_on {
+        Some(ms) => {
+            eprintln!(
+                "note: stopped with requests still failing; {queued} events stay queued, next attempt due in {:.1} s",
+                ms as f64 / 1000.0
+            );
+            json(out).map(|r| Report::unfinished(r.stdout))
+        }
+        None => {
+            if queued > 0 {
+                eprintln!(
+                    "note: {queued} events stay queued: a purpose they need, or transfer to the region's endpoint, is not granted"
+                );
+            }
+            json(out)
+        }
+    }
+}
+
+/// Adds one flush's figures to the running total (`wait_ms` is the caller's).
+fn add_up(total: &mut FlushReport, r: &FlushReport) {
+    total.requests += r.requests;
+    total.batches_delivered += r.batches_delivered;
+    total.events_delivered += r.events_delivered;
+    total.events_rejected += r.events_rejected;
+    total.retries += r.retries;
+    total.deletions_acknowledged += r.deletions_acknowledged;
+    total.deletions_failed += r.deletions_failed;
+}
+
+/// `delete-request`: the deletion happens locally at once; sending it is
+/// tried once, and a ticket still pending is the core's to retry later.
+fn delete_request(
+    gate: &ConsentGate,
+    reason: Option<String>,
+    endpoint: Option<&str>,
+) -> Result<Report, Failure> {
+    // Before erasing anything: a mistyped --endpoint must not cost the user's data.
+    let uploader = http_uploader(endpoint)?;
+    let ticket = gate.request_deletion(reason)?;
+    let sent = gate.flush(uploader);
+    let ticket = gate
+        .deletion_requests()
+        .into_iter()
+        .find(|t| t.request_id == ticket.request_id)
+        .unwrap_or(ticket);
+    let out = json(serde_json::to_string_pretty(&ticket))?.stdout;
+    if let Err(e) = sent {
+        // The deletion itself is done and stored; the store failed while
+        // sending it. Show the ticket, but as the storage failure it is.
+        eprintln!("error: local data is erased and the request stored, but sending it failed: {e}");
+        return Ok(Report::unfinished(out));
+    }
+    Ok(match &ticket.status {
+        DeletionStatus::Pending => {
+            eprintln!(
+                "note: local data is erased; the backend has not acknowledged the request yet. \
+                 It is kept and sent before anything else by the next `upload` (or app start)."
+            );
+            Report::ok(out)
+        }
+        DeletionStatus::Acknowledged { .. } => Report::ok(out),
+        DeletionStatus::Failed { status } => {
+            eprintln!(
+                "note: the backend refused the deletion request (HTTP {status}); local data is erased"
+            );
+            Report::negative(out)
+        }
+    })
 }
 
 fn decisions(purposes: Vec<String>, granted: bool) -> Vec<PurposeDecision> {

@@ -1,19 +1,32 @@
 //! What the command prints and how it exits: [`Report`] for an answer (stdout
-//! and exit 0 or 1), [`Failure`] for an error (`error: …` lines on stderr and
-//! exit 2 or 3). [`From<GateError>`](Failure::from) is the one place that maps
+//! and exit 0, 1, or 3 for an `upload` that stopped with requests still
+//! failing), [`Failure`] for an error (`error: …` lines on stderr and exit 2
+//! or 3). [`From<GateError>`](Failure::from) is the one place that maps
 //! the core's errors to exit codes.
 
 use std::process::ExitCode;
 
 use consentgate::GateError;
 
-/// A successful run: what to print on stdout and whether the answer was yes.
+/// A run that produced an answer: what to print on stdout and how it ended.
 #[derive(Debug)]
 pub struct Report {
     /// Printed on stdout, followed by a newline.
     pub stdout: String,
-    /// False for a negative answer (`blocked`, ledger broken): exit 1.
-    pub positive: bool,
+    /// What the answer means for the exit code.
+    pub outcome: Outcome,
+}
+
+/// How an answered run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Yes, or done (exit 0).
+    Positive,
+    /// A negative answer: `blocked`, ledger broken, deletion refused (exit 1).
+    Negative,
+    /// The answer is a report of work left undone because the network or the
+    /// backend kept failing (`upload`): exit 3, like a network failure.
+    Unfinished,
 }
 
 impl Report {
@@ -21,7 +34,7 @@ impl Report {
     pub fn ok(stdout: impl Into<String>) -> Self {
         Report {
             stdout: stdout.into(),
-            positive: true,
+            outcome: Outcome::Positive,
         }
     }
 
@@ -29,13 +42,25 @@ impl Report {
     pub fn negative(stdout: impl Into<String>) -> Self {
         Report {
             stdout: stdout.into(),
-            positive: false,
+            outcome: Outcome::Negative,
+        }
+    }
+
+    /// A report of work the network did not let us finish (exit 3).
+    pub fn unfinished(stdout: impl Into<String>) -> Self {
+        Report {
+            stdout: stdout.into(),
+            outcome: Outcome::Unfinished,
         }
     }
 
     /// The exit code of this answer.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(if self.positive { 0 } else { 1 })
+        ExitCode::from(match self.outcome {
+            Outcome::Positive => 0,
+            Outcome::Negative => 1,
+            Outcome::Unfinished => 3,
+        })
     }
 }
 
@@ -51,7 +76,7 @@ pub enum Kind {
 /// A failed run: lines for stderr (each already complete) and the exit code.
 #[derive(Debug)]
 pub struct Failure {
-    /// Bad input or storage.
+    /// Bad input, or storage.
     pub kind: Kind,
     /// Printed on stderr one per line.
     pub lines: Vec<String>,

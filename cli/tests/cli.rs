@@ -280,6 +280,50 @@ fn g2_g3_event_walkthrough_records_only_with_consent_and_withdrawal_purges() {
 }
 
 #[test]
+fn event_record_count_records_many_events_in_one_run() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let d = d.path();
+    let dropped = on(
+        d,
+        &[
+            "--policy", POLICY, "event", "record", "tap", "--count", "250",
+        ],
+    );
+    assert_eq!(
+        (dropped.code, dropped.stdout.trim()),
+        (0, "dropped no_consent (250 events)"),
+        "{}",
+        dropped.stderr
+    );
+
+    assert_eq!(on(d, &["consent", "grant", "analytics"]).code, 0);
+    let one = on(d, &["event", "record", "tap"]);
+    assert_eq!(one.stdout.trim(), "recorded 1");
+    let many = on(
+        d,
+        &["event", "record", "tap", "{\"n\":1}", "--count", "25000"],
+    );
+    assert_eq!(
+        (many.code, many.stdout.trim()),
+        (0, "recorded 2..25001"),
+        "{}",
+        many.stderr
+    );
+    let stats = on(d, &["queue", "stats"]).json();
+    // The policy caps the queue at 20,000 events: the oldest were evicted and counted (G8).
+    assert_eq!(stats["events"], 20_000, "{stats}");
+    assert_eq!(stats["evicted"], 5_001, "{stats}");
+
+    for bad in [
+        &["event", "record", "tap", "--count", "0"][..],
+        &["event", "record", "bad name", "--count", "2"],
+    ] {
+        let run = on(d, bad);
+        assert_eq!(run.code, 2, "{bad:?}: {}", run.stderr);
+    }
+}
+
+#[test]
 fn now_makes_a_decision_expire_after_consent_ttl_days() {
     let d = tempfile::tempdir().expect("temp dir");
     let d = d.path();
