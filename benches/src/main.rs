@@ -1,0 +1,171 @@
+//! `consentgate-bench --json`: quick versions of every SPEC §9 measurement,
+//! printed as one JSON object with each figure beside its target.
+//!
+//! ```text
+//! cargo run --release -p consentgate-bench -- --json
+//! ```
+//! Kotlin/JNA figures are written by `bindings-android/jvm-test.sh` to
+//! `target/consentgate-kotlin-bench.json` and included when present.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use consentgate_bench::*;
+use serde_json::{json, Map, Value};
+
+/// (report key, target, true when lower is better).
+const TARGETS: &[(&str, f64, bool)] = &[
+    ("allows_ns", 20.0, true),
+    ("record_p50_us", 0.4, true),
+    ("record_p99_us", 2.0, true),
+    ("record_props_p50_us", 2.0, true),
+    ("persist_events_per_s", 400_000.0, false),
+    ("withdraw_100k_ms", 50.0, true),
+    ("open_100k_ms", 30.0, true),
+    ("batch_500_ms", 5.0, true),
+    ("wire_bytes_per_event", 40.0, true),
+    ("cdylib_bytes", 2.0 * 1024.0 * 1024.0, true),
+    ("kotlin_allows_us", 0.2, true),
+    ("kotlin_record_event_us", 5.0, true),
+    ("kotlin_record_events_100_us", 100.0, true),
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Size of the release cdylib after `strip`, building it if needed.
+fn cdylib_bytes() -> Option<f64> {
+    let root = workspace();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "--release", "-q", "-p", "consentgate", "--lib"])
+        .current_dir(&root)
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    let lib = root.join("target/release/libconsentgate.so");
+    let out = std::env::temp_dir().join("consentgate-stripped.so");
+    Command::new("strip")
+        .arg("-o")
+        .arg(&out)
+        .arg(&lib)
+        .status()
+        .ok()?
+        .success()
+        .then_some(())?;
+    Some(std::fs::metadata(out).ok()?.len() as f64)
+}
+
+fn main() {
+    let json_out = std::env::args().any(|a| a == "--json");
+    let mut figures: Map<String, Value> = Map::new();
+    let mut put = |k: &str, v: f64| {
+        figures.insert(k.into(), json!(v));
+    };
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let (gate, _) = open(dir.path());
+    analytics(&gate, true);
+    put(
+        "allows_ns",
+        median((0..5).map(|_| allows_ns(&gate, 5_000_000)).collect()),
+    );
+    let (p50, p99) = record_latency_us(&gate, 200_000, None);
+    put("record_p50_us", p50);
+    put("record_p99_us", p99);
+    put(
+        "record_props_p50_us",
+        record_latency_us(&gate, 200_000, Some(PROPS_100B)).0,
+    );
+    gate.close().expect("close");
+
+    let n = 400_000;
+    let d = tempfile::tempdir().expect("tmp");
+    let (gate, _) = open(d.path());
+    analytics(&gate, true);
+    put("persist_events_per_s", persist_events_per_s(&gate, n));
+    drop(gate);
+    let d = tempfile::tempdir().expect("tmp");
+    put("raw_sqlite_rows_per_s", raw_sqlite_rows_per_s(d.path(), n));
+
+    put(
+        "withdraw_100k_ms",
+        median(
+            (0..3)
+                .map(|_| withdraw_ms(tempfile::tempdir().expect("tmp").path(), 100_000))
+                .collect(),
+        ),
+    );
+    let d = tempfile::tempdir().expect("tmp");
+    prepare_open(d.path(), 100_000, 10_000);
+    put(
+        "open_100k_ms",
+        median((0..5).map(|_| open_ms(d.path())).collect()),
+    );
+
+    let d = tempfile::tempdir().expect("tmp");
+    let (gate, clock) = open(d.path());
+    analytics(&gate, true);
+    fill_spaced(&gate, &clock, 500);
+    let (ms, per_event) = batch_500(&gate, &clock, 20);
+    put("batch_500_ms", ms);
+    put("wire_bytes_per_event", per_event);
+    drop(gate);
+
+    if let Some(bytes) = cdylib_bytes() {
+        put("cdylib_bytes", bytes);
+    }
+    let kotlin = workspace().join("target/consentgate-kotlin-bench.json");
+    if let Ok(text) = std::fs::read_to_string(kotlin) {
+        if let Ok(Value::Object(k)) = serde_json::from_str::<Value>(&text) {
+            for (key, v) in k {
+                if let Some(x) = v.as_f64() {
+                    put(&key, x);
+                }
+            }
+        }
+    }
+
+    let mut report = Map::new();
+    let mut all_met = true;
+    for (key, target, lower) in TARGETS {
+        let Some(v) = figures.get(*key).and_then(Value::as_f64) else {
+            report.insert(
+                (*key).into(),
+                json!({"value": null, "target": target, "met": null}),
+            );
+            continue;
+        };
+        let met = if *lower { v <= *target } else { v >= *target };
+        all_met &= met;
+        report.insert(
+            (*key).into(),
+            json!({"value": v, "target": target, "met": met}),
+        );
+    }
+    for (k, v) in &figures {
+        if !report.contains_key(k) {
+            report.insert(k.clone(), json!({"value": v}));
+        }
+    }
+    report.insert("all_met".into(), json!(all_met));
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Object(report)).expect("json")
+        );
+    } else {
+        for (k, v) in &report {
+            println!("{k:28} {v}");
+        }
+    }
+}
