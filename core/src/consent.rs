@@ -196,6 +196,10 @@ pub struct ConsentState {
     /// Set when the store was found corrupt at open and started afresh
     /// (fail-closed); stays set for the life of this gate.
     pub store_recovery: Option<StoreRecovery>,
+    /// Increases with every committed change in this process: a host that
+    /// mirrors the state keeps the highest version it has seen, and tags
+    /// events it buffers with it (see `record_captured`).
+    pub version: u64,
 }
 
 impl ConsentState {
@@ -374,6 +378,7 @@ pub(crate) fn evaluate(policy: &Policy, facts: &Facts<'_>) -> Evaluation {
             age_restricted: facts.restrictions.age_gate.is_some(),
             gpc: facts.restrictions.gpc,
             store_recovery: None,
+            version: 0,
         },
         granted,
         retired,

@@ -252,7 +252,13 @@ impl Inner {
     pub(crate) fn notify_deletion(&self, ticket: DeletionTicket) {
         let listener = lock(&self.deletion_listener).clone();
         if let Some(l) = listener {
-            l.on_deletion_changed(ticket);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                l.on_deletion_changed(ticket)
+            }))
+            .is_err()
+            {
+                log::warn!("consentgate: the DeletionListener threw; the ticket stands");
+            }
         }
     }
 }

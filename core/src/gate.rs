@@ -88,6 +88,32 @@ pub enum RecordOutcome {
     },
 }
 
+/// An event a host captured into its own buffer (see `record_captured`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CapturedEvent {
+    /// Event name, `^[A-Za-z][A-Za-z0-9_.\-]{0,63}$`.
+    pub name: String,
+    /// Properties as a JSON object, or none.
+    pub properties_json: Option<String>,
+    /// When the host captured it (ms since the epoch); later than now counts as now.
+    pub captured_at_ms: i64,
+    /// `ConsentState::version` the host mirrored when it captured the event.
+    pub consent_version: u64,
+}
+
+/// What `record_captured` did with a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, uniffi::Record)]
+pub struct CaptureReport {
+    /// Events queued.
+    pub recorded: u32,
+    /// Events dropped for lack of consent (now, or at a withdrawal since capture).
+    pub dropped_no_consent: u32,
+    /// Events skipped as invalid.
+    pub invalid: u32,
+    /// Why the first invalid event was refused (no payload in it).
+    pub first_invalid: Option<String>,
+}
+
 /// Why an event was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, uniffi::Enum)]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +189,8 @@ pub(crate) struct Inner {
     /// `snapshot.allowed`, stored with it under the buffer lock: the one word
     /// `allows()` and `record_event()` read.
     allowed: AtomicU64,
+    /// State version of the last withdrawal that took `usage_events` away.
+    usage_revoked_version: AtomicU64,
     listener: Mutex<Option<Arc<dyn ConsentListener>>>,
     pub(crate) deletion_listener: Mutex<Option<Arc<dyn crate::deletion::DeletionListener>>>,
     closed: AtomicBool,
@@ -404,6 +432,61 @@ impl ConsentGate {
                     .capture(&mut buffer, now, e.name, e.properties_json)
             })
             .collect())
+    }
+
+    /// Queues events a host buffered on its side so they cross the FFI in
+    /// batches. Each carries when it was captured and the `version` of the
+    /// consent state the host mirrored then: an event captured before the
+    /// last withdrawal of `usage_events` is dropped even if consent was
+    /// granted again since (G3), and every event needs consent now too (G2).
+    /// Invalid events are skipped and counted rather than thrown (the host
+    /// has long returned to its caller); `dropped_no_consent` adds the drops
+    /// the host made itself to the queue figures.
+    pub fn record_captured(
+        &self,
+        events: Vec<CapturedEvent>,
+        dropped_no_consent: u64,
+    ) -> std::result::Result<CaptureReport, GateError> {
+        self.check_open()?;
+        let mut report = CaptureReport::default();
+        let mut valid = Vec::with_capacity(events.len());
+        for e in events {
+            let checked = event::validate_name(&e.name).and_then(|_| {
+                e.properties_json
+                    .as_deref()
+                    .map_or(Ok(()), event::validate_properties)
+            });
+            match checked {
+                Ok(()) => valid.push(e),
+                Err(err) => {
+                    report.invalid += 1;
+                    if report.first_invalid.is_none() {
+                        report.first_invalid = Some(err.to_string());
+                    }
+                }
+            }
+        }
+        let now = self.inner.clock.now_ms();
+        let revoked = self.inner.usage_revoked_version.load(Ordering::Acquire);
+        let mut buffer = lock(&self.inner.buffer);
+        buffer.dropped_no_consent += dropped_no_consent;
+        for e in valid {
+            let outcome = if e.consent_version < revoked {
+                buffer.dropped_no_consent += 1;
+                RecordOutcome::Dropped {
+                    reason: DropReason::NoConsent,
+                }
+            } else {
+                let ts = e.captured_at_ms.min(now);
+                self.inner
+                    .capture(&mut buffer, ts, e.name, e.properties_json)
+            };
+            match outcome {
+                RecordOutcome::Recorded { .. } => report.recorded += 1,
+                RecordOutcome::Dropped { .. } => report.dropped_no_consent += 1,
+            }
+        }
+        Ok(report)
     }
 
     /// Asks `provider` for the device fields whose category is allowed, and
@@ -714,6 +797,7 @@ impl ConsentGate {
                 ..Collected::default()
             }),
             allowed: AtomicU64::new(snapshot.allowed),
+            usage_revoked_version: AtomicU64::new(0),
             snapshot: ArcSwap::from_pointee(snapshot),
             listener: Mutex::new(None),
             deletion_listener: Mutex::new(None),
@@ -960,6 +1044,7 @@ impl Inner {
             && old.state == {
                 let mut s = eval.state.clone();
                 s.store_recovery = db.recovery.clone();
+                s.version = old.state.version;
                 s
             }
         {
@@ -982,51 +1067,59 @@ impl Inner {
                 c.source.as_str()
             );
         }
-        db.store.write(true, |txn: &mut Txn<'_>| {
-            let mut group = 0u64;
-            for c in changes {
-                let p = &policy.purposes[c.purpose];
-                txn.put_decision(&p.id, &decisions[&p.id])?;
-                let e = txn.append_ledger(LedgerEntry {
-                    seq: 0,
-                    txn: group,
-                    at_ms: now,
-                    purpose: p.id.clone(),
-                    status: c.to,
-                    source: c.source,
-                    policy_id: policy.policy_id.clone(),
-                    revision: policy.revision,
-                    policy_hash: policy.hash.clone(),
-                    app_version: self.app_version.clone(),
-                    region: self.region.clone(),
-                    installation_id: installation_id.clone(),
-                    prev_hash: String::new(),
-                    hash: String::new(),
-                })?;
-                group = e.txn;
-            }
-            for p in &purge {
-                txn.clear_partition(p)?;
-                txn.delete_batches_of(p.id)?;
-            }
-            if let Some(extra) = erase {
-                extra(txn)?;
-            }
-            if clears_recovery {
-                txn.delete_meta("store_recovery_reason")?;
-                txn.delete_meta("store_recovery_moved_to")?;
-            }
-            for (k, v) in meta {
-                match v {
-                    Some(v) => txn.set_meta(k, v)?,
-                    None => txn.delete_meta(k)?,
+        // Only the snapshot changes (e.g. the first evaluation at open): no write.
+        let needs_write = !changes.is_empty()
+            || !meta.is_empty()
+            || !purge.is_empty()
+            || erase.is_some()
+            || clears_recovery;
+        if needs_write {
+            db.store.write(true, |txn: &mut Txn<'_>| {
+                let mut group = 0u64;
+                for c in changes {
+                    let p = &policy.purposes[c.purpose];
+                    txn.put_decision(&p.id, &decisions[&p.id])?;
+                    let e = txn.append_ledger(LedgerEntry {
+                        seq: 0,
+                        txn: group,
+                        at_ms: now,
+                        purpose: p.id.clone(),
+                        status: c.to,
+                        source: c.source,
+                        policy_id: policy.policy_id.clone(),
+                        revision: policy.revision,
+                        policy_hash: policy.hash.clone(),
+                        app_version: self.app_version.clone(),
+                        region: self.region.clone(),
+                        installation_id: installation_id.clone(),
+                        prev_hash: String::new(),
+                        hash: String::new(),
+                    })?;
+                    group = e.txn;
                 }
-            }
-            if !account_allowed {
-                txn.delete_meta("user_id")?;
-            }
-            Ok(())
-        })?;
+                for p in &purge {
+                    txn.clear_partition(p)?;
+                    txn.delete_batches_of(p.id)?;
+                }
+                if let Some(extra) = erase {
+                    extra(txn)?;
+                }
+                if clears_recovery {
+                    txn.delete_meta("store_recovery_reason")?;
+                    txn.delete_meta("store_recovery_moved_to")?;
+                }
+                for (k, v) in meta {
+                    match v {
+                        Some(v) => txn.set_meta(k, v)?,
+                        None => txn.delete_meta(k)?,
+                    }
+                }
+                if !account_allowed {
+                    txn.delete_meta("user_id")?;
+                }
+                Ok(())
+            })?;
+        }
         db.decisions = decisions;
         if clears_recovery {
             db.recovery = None;
@@ -1037,7 +1130,13 @@ impl Inner {
         db.next_expiry_ms = eval.next_expiry_ms;
         let mut state = eval.state;
         state.store_recovery = db.recovery.clone();
+        state.version = old.state.version + 1;
         let snapshot = Arc::new(Snapshot::new(&self.policy, eval.granted, state));
+        if self.usage_purposes & old.granted & !eval.granted != 0 {
+            // Events a host buffered under an earlier version must not land now.
+            self.usage_revoked_version
+                .store(snapshot.state.version, Ordering::Release);
+        }
         let allowed = snapshot.allowed;
         {
             let mut buffer = lock(&self.buffer);
@@ -1235,7 +1334,16 @@ impl Inner {
     pub(crate) fn notify(&self) {
         let listener = lock(&self.listener).clone();
         if let Some(l) = listener {
-            l.on_consent_changed(self.snapshot.load().state.clone());
+            let state = self.snapshot.load().state.clone();
+            // The change is committed; a listener that throws must not turn
+            // it into an error for the caller.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                l.on_consent_changed(state)
+            }))
+            .is_err()
+            {
+                log::warn!("consentgate: the ConsentListener threw; the change stands");
+            }
         }
     }
 }
@@ -1254,37 +1362,51 @@ fn writer_loop(inner: Arc<Inner>) {
                 *guard
             }
         };
-        if let Err(e) = inner.commit_buffer() {
-            log::warn!(
-                "consentgate: group commit failed, will retry: {}",
-                GateError::from(e)
-            );
+        // Host code runs in here (the clock, the logger, listeners): if it
+        // throws, this round is lost, never the thread (G7).
+        let round =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer_round(&inner, stop)));
+        if round.is_err() {
+            log::warn!("consentgate: writer round failed in host code; continuing");
         }
         if stop {
             return;
         }
-        let notify = {
-            let mut db = lock(&inner.db);
-            let now = inner.clock.now_ms();
-            let due_expiry = db.next_expiry_ms.is_some_and(|e| now >= e);
-            let due_full = now.saturating_sub(db.last_maintenance_ms) >= MAINTAIN_EVERY_MS;
-            if due_expiry || due_full {
-                match inner.maintain(&mut db, due_full) {
-                    Ok(changed) => changed,
-                    Err(e) => {
-                        log::warn!(
-                            "consentgate: maintenance failed, will retry: {}",
-                            GateError::from(e)
-                        );
-                        false
-                    }
+    }
+}
+
+/// One round of the writer: group commit, then maintenance when due.
+fn writer_round(inner: &Inner, stop: bool) {
+    if let Err(e) = inner.commit_buffer() {
+        log::warn!(
+            "consentgate: group commit failed, will retry: {}",
+            GateError::from(e)
+        );
+    }
+    if stop {
+        return;
+    }
+    let notify = {
+        let mut db = lock(&inner.db);
+        let now = inner.clock.now_ms();
+        let due_expiry = db.next_expiry_ms.is_some_and(|e| now >= e);
+        let due_full = now.saturating_sub(db.last_maintenance_ms) >= MAINTAIN_EVERY_MS;
+        if due_expiry || due_full {
+            match inner.maintain(&mut db, due_full) {
+                Ok(changed) => changed,
+                Err(e) => {
+                    log::warn!(
+                        "consentgate: maintenance failed, will retry: {}",
+                        GateError::from(e)
+                    );
+                    false
                 }
-            } else {
-                false
             }
-        };
-        if notify {
-            inner.notify();
+        } else {
+            false
         }
+    };
+    if notify {
+        inner.notify();
     }
 }

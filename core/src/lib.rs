@@ -48,7 +48,10 @@ pub use device::{
 };
 pub use error::GateError;
 pub use event::EventInput;
-pub use gate::{ConsentGate, ConsentListener, DropReason, GateConfig, OpenOptions, RecordOutcome};
+pub use gate::{
+    CaptureReport, CapturedEvent, ConsentGate, ConsentListener, DropReason, GateConfig,
+    OpenOptions, RecordOutcome,
+};
 pub use ledger::{LedgerCheck, LedgerEntry};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{Policy, PolicyIssue, PurposeKind};

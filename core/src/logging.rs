@@ -66,11 +66,15 @@ impl log::Log for Forwarder {
             return;
         }
         if let Some(host) = HOST.load().as_ref() {
-            host.log(
+            let (level, target, message) = (
                 LogLevel::from_log(record.level()),
                 record.target().to_string(),
                 record.args().to_string(),
             );
+            // A logger that throws loses the line, never the caller's call.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                host.log(level, target, message)
+            }));
         }
     }
 

@@ -401,7 +401,13 @@ impl ConsentGate {
                     let id = request.request_id.clone();
                     let is_deletion = self.deletion_requests().iter().any(|t| t.request_id == id);
                     let before = self.queue_stats();
-                    let result = uploader.send(request);
+                    // An uploader that throws has not delivered anything we know of.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        uploader.send(request)
+                    }))
+                    .unwrap_or_else(|_| UploadResult::NetworkError {
+                        message: "the host uploader threw".into(),
+                    });
                     report.requests += 1;
                     let reply = classify(&result);
                     self.complete_upload(id.clone(), result)?;

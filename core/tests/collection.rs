@@ -577,3 +577,61 @@ fn g9_payloads_ids_and_device_values_never_reach_logs_above_trace() {
         "trace capture works"
     );
 }
+
+#[test]
+fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &example_kz(), &clock());
+    let v1 = grant(&gate, "analytics", true).version;
+    let captured = |v: u64, name: &str| consentgate::CapturedEvent {
+        name: name.into(),
+        properties_json: Some(r#"{"k":1}"#.into()),
+        captured_at_ms: T0 - 5_000,
+        consent_version: v,
+    };
+    let r = gate.record_captured(vec![captured(v1, "early"), captured(v1, "bad name")], 3).unwrap();
+    assert_eq!((r.recorded, r.invalid), (1, 1));
+    assert!(r.first_invalid.unwrap().contains("character"));
+    grant(&gate, "analytics", false);
+    let v3 = grant(&gate, "analytics", true).version;
+    assert!(v3 > v1);
+    // Captured under v1, before the withdrawal: dropped although granted again.
+    let r = gate.record_captured(vec![captured(v1, "stale"), captured(v3, "fresh")], 0).unwrap();
+    assert_eq!((r.recorded, r.dropped_no_consent), (1, 1));
+    let doc: serde_json::Value = serde_json::from_str(&gate.export_data().unwrap()).unwrap();
+    let names: Vec<&str> = doc["queue"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["fresh"], "the withdrawal purged 'early'; 'stale' never landed");
+    assert_eq!(doc["queue"][0]["ts"], "2025-12-31T23:59:55.000Z", "the host's capture time is kept");
+    assert!(gate.queue_stats().dropped_no_consent >= 4, "host drops are counted");
+}
+
+struct Throwing;
+impl consentgate::ConsentListener for Throwing {
+    fn on_consent_changed(&self, _: consentgate::ConsentState) {
+        panic!("host listener threw");
+    }
+}
+
+#[test]
+fn g7_a_listener_that_throws_does_not_undo_or_break_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let gate = open(dir.path(), &example_kz(), &c);
+    gate.set_listener(Arc::new(Throwing));
+    let st = grant(&gate, "analytics", true);
+    assert!(gate.allows("usage_events".into()));
+    assert!(st.version > 0);
+    record_n(&gate, "e", 3);
+    // The writer thread calls the listener on expiry: it must survive it.
+    c.set(T0 + 366 * DAY);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while gate.allows("usage_events".into()) {
+        assert!(std::time::Instant::now() < deadline, "expiry never applied");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    c.set(T0 + 367 * DAY);
+    grant(&gate, "analytics", true);
+    record_n(&gate, "after", 2);
+    gate.persist().unwrap();
+    assert_eq!(rows_on_disk(dir.path()), 2, "the writer still commits");
+}
