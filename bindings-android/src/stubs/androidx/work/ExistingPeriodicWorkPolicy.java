@@ -1,0 +1,9 @@
+package androidx.work;
+
+/** Stub of androidx.work.ExistingPeriodicWorkPolicy. */
+public enum ExistingPeriodicWorkPolicy {
+    REPLACE,
+    KEEP,
+    UPDATE,
+    CANCEL_AND_REENQUEUE
+}

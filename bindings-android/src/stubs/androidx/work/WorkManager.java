@@ -1,0 +1,17 @@
+package androidx.work;
+
+import android.content.Context;
+
+/** Stub of androidx.work.WorkManager. */
+public abstract class WorkManager {
+    WorkManager() {}
+
+    public static WorkManager getInstance(Context context) {
+        throw new RuntimeException("Stub!");
+    }
+
+    public abstract Operation enqueueUniquePeriodicWork(
+            String uniqueWorkName, ExistingPeriodicWorkPolicy existingPeriodicWorkPolicy, PeriodicWorkRequest periodicWork);
+
+    public abstract Operation cancelUniqueWork(String uniqueWorkName);
+}

@@ -1,0 +1,172 @@
+package dev.consentgate
+
+import dev.consentgate.ffi.*
+import java.io.File
+import java.nio.file.Files
+import java.util.concurrent.atomic.AtomicLong
+
+/** Shared fixtures: the example policy, temp data dirs, a manual clock, a tiny JSON reader. */
+object Fixtures {
+    /** The workspace root, passed by jvm-test.sh; falls back to the working directory's parents. */
+    val root: File by lazy {
+        System.getProperty("consentgate.root")?.let(::File)
+            ?: generateSequence(File("").absoluteFile) { it.parentFile }
+                .first { File(it, "examples/policies/example-kz.json").isFile }
+    }
+
+    /** examples/policies/example-kz.json: purposes service, analytics, advertising, cross_border_transfer. */
+    val policy: String by lazy { File(root, "examples/policies/example-kz.json").readText() }
+
+    private val created = java.util.concurrent.ConcurrentLinkedQueue<File>()
+
+    init {
+        // Hundreds of data directories per run: remove them when the JVM exits.
+        Runtime.getRuntime().addShutdownHook(Thread { created.forEach { it.deleteRecursively() } })
+    }
+
+    fun tempDir(): File = Files.createTempDirectory("consentgate-test").toFile().also { created += it }
+
+    fun config(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null) =
+        ConsentGateConfig(dataDir = dir, policyJson = policyJson, appVersion = "1.2.3", region = "KZ", clock = clock)
+
+    fun open(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null): ConsentGate =
+        ConsentGate.open(config(dir, policyJson, clock))
+}
+
+/** A clock that moves only when told to. */
+class ManualClock(start: Long = 1_763_779_519_000L) : Clock {
+    private val now = AtomicLong(start)
+    override fun nowMs(): Long = now.get()
+    fun advanceDays(days: Long) {
+        now.addAndGet(days * 86_400_000L)
+    }
+}
+
+/**
+ * A small JSON reader for assertions (no JSON library is available here):
+ * objects become maps, arrays lists, numbers Double, and so on.
+ */
+object MiniJson {
+    fun parse(text: String): Any? {
+        val p = Parser(text)
+        val v = p.value()
+        p.skipWs()
+        check(p.i == text.length) { "trailing text at ${p.i}" }
+        return v
+    }
+
+    private class Parser(val s: String) {
+        var i = 0
+
+        fun skipWs() {
+            while (i < s.length && s[i].isWhitespace()) i++
+        }
+
+        fun value(): Any? {
+            skipWs()
+            check(i < s.length) { "unexpected end" }
+            return when (val c = s[i]) {
+                '{' -> obj()
+                '[' -> arr()
+                '"' -> str()
+                't' -> lit("true", true)
+                'f' -> lit("false", false)
+                'n' -> lit("null", null)
+                else -> if (c == '-' || c.isDigit()) num() else error("unexpected '$c' at $i")
+            }
+        }
+
+        fun lit(word: String, v: Any?): Any? {
+            check(s.startsWith(word, i)) { "bad literal at $i" }
+            i += word.length
+            return v
+        }
+
+        fun num(): Double {
+            val start = i
+            while (i < s.length && (s[i].isDigit() || s[i] in "+-.eE")) i++
+            return s.substring(start, i).toDouble()
+        }
+
+        fun str(): String {
+            val b = StringBuilder()
+            i++ // opening quote
+            while (true) {
+                check(i < s.length) { "unterminated string" }
+                val c = s[i++]
+                when (c) {
+                    '"' -> return b.toString()
+                    '\\' -> {
+                        val e = s[i++]
+                        when (e) {
+                            'n' -> b.append('\n')
+                            't' -> b.append('\t')
+                            'r' -> b.append('\r')
+                            'b' -> b.append('\b')
+                            'f' -> b.append('\u000c')
+                            'u' -> {
+                                b.append(s.substring(i, i + 4).toInt(16).toChar())
+                                i += 4
+                            }
+                            else -> b.append(e)
+                        }
+                    }
+                    else -> {
+                        check(c >= ' ') { "raw control character in string at ${i - 1}" }
+                        b.append(c)
+                    }
+                }
+            }
+        }
+
+        fun obj(): Map<String, Any?> {
+            val m = LinkedHashMap<String, Any?>()
+            i++
+            skipWs()
+            if (s[i] == '}') {
+                i++
+                return m
+            }
+            while (true) {
+                skipWs()
+                check(s[i] == '"') { "expected a key at $i" }
+                val k = str()
+                skipWs()
+                check(s[i++] == ':') { "expected ':' at ${i - 1}" }
+                m[k] = value()
+                skipWs()
+                when (s[i++]) {
+                    ',' -> continue
+                    '}' -> return m
+                    else -> error("expected ',' or '}' at ${i - 1}")
+                }
+            }
+        }
+
+        fun arr(): List<Any?> {
+            val l = ArrayList<Any?>()
+            i++
+            skipWs()
+            if (s[i] == ']') {
+                i++
+                return l
+            }
+            while (true) {
+                l += value()
+                skipWs()
+                when (s[i++]) {
+                    ',' -> continue
+                    ']' -> return l
+                    else -> error("expected ',' or ']' at ${i - 1}")
+                }
+            }
+        }
+    }
+}
+
+/** `doc["a"]["b"]` for parsed JSON. */
+@Suppress("UNCHECKED_CAST")
+operator fun Any?.get(key: String): Any? = (this as Map<String, Any?>)[key]
+
+@Suppress("UNCHECKED_CAST")
+operator fun Any?.get(index: Int): Any? = (this as List<Any?>)[index]

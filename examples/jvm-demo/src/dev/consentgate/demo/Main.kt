@@ -1,0 +1,100 @@
+// A walk through consentgate's Kotlin API on a plain JVM: the same calls an
+// Android app makes, with the Rust core loaded through JNA. Run it with
+// examples/jvm-demo/run.sh.
+package dev.consentgate.demo
+
+import dev.consentgate.ConsentGate
+import dev.consentgate.ConsentGateConfig
+import dev.consentgate.ConsentGateLogging
+import dev.consentgate.Event
+import dev.consentgate.ffi.ConsentSource
+import dev.consentgate.ffi.DeviceInfoProvider
+import dev.consentgate.ffi.LogLevel
+import dev.consentgate.ffi.RecordOutcome
+import java.io.File
+import java.nio.file.Files
+
+private val categories = listOf("device_info", "advertising_id", "usage_events", "account_id")
+
+private fun step(text: String) = println("\n== $text")
+
+private fun describe(outcome: RecordOutcome): String = when (outcome) {
+    is RecordOutcome.Recorded -> "recorded as #${outcome.seq}"
+    is RecordOutcome.Dropped -> "dropped (${outcome.reason.name.lowercase()})"
+}
+
+/** A device provider that says which fields the core asked for. */
+private class DemoDevice : DeviceInfoProvider {
+    val asked = mutableListOf<String>()
+    private fun answer(field: String, value: String) = value.also { asked += field }
+    override fun os() = answer("os", "Android")
+    override fun osVersion() = answer("os_version", "14")
+    override fun model() = answer("model", "Pixel 8")
+    override fun manufacturer() = answer("manufacturer", "Google")
+    override fun locale() = answer("locale", "kk-KZ")
+    override fun timezone() = answer("timezone", "Asia/Almaty")
+    override fun carrier() = answer("carrier", "Beeline KZ")
+    override fun appVersion() = answer("app_version", "1.0.0")
+    override fun screen() = answer("screen", "1080x2400")
+}
+
+fun main(args: Array<String>) {
+    val policyFile = File(args.firstOrNull() ?: "examples/policies/example-kz.json")
+    val dataDir = Files.createTempDirectory("consentgate-demo").toFile()
+    // The core's own log lines (never payloads or identifiers), shown inline.
+    ConsentGateLogging.forwardTo(LogLevel.INFO) { level, _, message -> println("   [core ${level.name.lowercase()}] $message") }
+
+    step("Opening a consent gate in $dataDir with ${policyFile.name}")
+    val config = ConsentGateConfig(dataDir = dataDir, policyJson = policyFile.readText(), appVersion = "1.0.0", region = "KZ")
+    ConsentGate.open(config).use { gate ->
+        val state = gate.state.value
+        println("Policy ${state.policyId}, revision ${state.revision}.")
+
+        step("A fresh install allows nothing (fail-closed)")
+        categories.forEach { println("  allows($it) = ${gate.allows(it)}") }
+        println("Show the banner? ${if (state.needsPrompt) "yes" else "no"} (${state.promptReasons.joinToString { it.name.lowercase() }})")
+        println("Recording \"app_open\" now: ${describe(gate.recordEvent("app_open"))}.")
+        val device = DemoDevice()
+        gate.collectDeviceInfo(device)
+        println("Device fields read before consent: ${device.asked.ifEmpty { listOf("none") }.joinToString()}.")
+
+        step("The user grants analytics on the banner")
+        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+        println("Allowed now: ${gate.state.value.allowedCategories.joinToString()}.")
+        println("Advertising id still blocked: allows(advertising_id) = ${gate.allows("advertising_id")}.")
+
+        step("Recording events")
+        println("\"screen_view\" with properties: ${describe(gate.recordEvent("screen_view", mapOf("screen" to "home", "tab" to 2)))}.")
+        val batch = gate.recordEvents(listOf(Event("item_viewed", mapOf("id" to "a1")), Event("item_viewed", mapOf("id" to "b2"))))
+        println("Two more in one call: ${batch.joinToString { describe(it) }}.")
+        gate.collectDeviceInfo(device)
+        println("Device fields read with analytics granted: ${device.asked.joinToString()}.")
+        gate.persist()
+        val queued = gate.queueStats()
+        println("Queue: ${queued.events} events, ${queued.bytes} bytes; ${queued.droppedNoConsent} dropped for lack of consent.")
+
+        step("The user withdraws analytics in settings")
+        gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
+        val after = gate.queueStats()
+        println("Queue after withdrawal: ${after.events} events (purged in the same transaction as the ledger entry).")
+        println("Recording \"tap\" now: ${describe(gate.recordEvent("tap"))}.")
+
+        step("The consent ledger")
+        gate.ledger().forEach {
+            println("  #${it.seq} ${it.purpose} ${it.status.name.lowercase()} via ${it.source.name.lowercase()} (policy revision ${it.revision}, app ${it.appVersion})")
+        }
+        val check = gate.verifyLedger()
+        println("Hash chain of ${check.entries} entries intact: ${if (check.intact) "yes" else "no, first bad entry #${check.firstBadSeq}"}.")
+
+        step("The user asks to be forgotten")
+        val before = gate.installationId()
+        val ticket = gate.requestDeletion("user_request")
+        println("Deletion request ${ticket.requestId}: ${ticket.status::class.simpleName?.lowercase()}, sent before anything else at the next flush.")
+        println("Installation id rotated: ${before != gate.installationId()}.")
+
+        step("Export (the user's copy of everything stored)")
+        println("${gate.exportData().length} characters of JSON.")
+    }
+    println("\nClosed: buffered records committed and the core's writer thread stopped.")
+    dataDir.deleteRecursively()
+}
