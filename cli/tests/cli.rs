@@ -3,45 +3,12 @@
 //! checks what a QA engineer or support agent would see (stdout, stderr, exit
 //! code), following the walkthroughs of the CLI issues.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::{consentgate, Run, POLICY};
 use serde_json::Value;
-
-const POLICY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../examples/policies/example-kz.json"
-);
-
-/// What one run printed and how it exited.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-}
-
-fn consentgate(args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_consentgate"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(stderr).expect("utf-8 stderr"),
-    }
-}
 
 /// Runs with `--data-dir dir` in front of `args`.
 fn on(dir: &Path, args: &[&str]) -> Run {
