@@ -589,20 +589,39 @@ fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
         captured_at_ms: T0 - 5_000,
         consent_version: v,
     };
-    let r = gate.record_captured(vec![captured(v1, "early"), captured(v1, "bad name")], 3).unwrap();
+    let r = gate
+        .record_captured(vec![captured(v1, "early"), captured(v1, "bad name")], 3)
+        .unwrap();
     assert_eq!((r.recorded, r.invalid), (1, 1));
     assert!(r.first_invalid.unwrap().contains("character"));
     grant(&gate, "analytics", false);
     let v3 = grant(&gate, "analytics", true).version;
     assert!(v3 > v1);
     // Captured under v1, before the withdrawal: dropped although granted again.
-    let r = gate.record_captured(vec![captured(v1, "stale"), captured(v3, "fresh")], 0).unwrap();
+    let r = gate
+        .record_captured(vec![captured(v1, "stale"), captured(v3, "fresh")], 0)
+        .unwrap();
     assert_eq!((r.recorded, r.dropped_no_consent), (1, 1));
     let doc: serde_json::Value = serde_json::from_str(&gate.export_data().unwrap()).unwrap();
-    let names: Vec<&str> = doc["queue"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["fresh"], "the withdrawal purged 'early'; 'stale' never landed");
-    assert_eq!(doc["queue"][0]["ts"], "2025-12-31T23:59:55.000Z", "the host's capture time is kept");
-    assert!(gate.queue_stats().dropped_no_consent >= 4, "host drops are counted");
+    let names: Vec<&str> = doc["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["fresh"],
+        "the withdrawal purged 'early'; 'stale' never landed"
+    );
+    assert_eq!(
+        doc["queue"][0]["ts"], "2025-12-31T23:59:55.000Z",
+        "the host's capture time is kept"
+    );
+    assert!(
+        gate.queue_stats().dropped_no_consent >= 4,
+        "host drops are counted"
+    );
 }
 
 struct Throwing;
