@@ -1,11 +1,13 @@
 //! Validation of usage events at the API boundary (SPEC §4): the event name
 //! pattern and the shape of the properties (a JSON object, at most 16 KiB
-//! serialized, at most 8 levels deep). Runs on the caller's thread, so it
-//! checks without building a JSON tree.
-
-use serde::de::IgnoredAny;
+//! serialized, at most 8 levels deep). Runs on the caller's thread: the size
+//! and depth are checked by a byte scan before anything is parsed.
 
 use crate::error::GateError;
+
+/// The key serde_json reserves for raw values; an object using it would be
+/// read back as something else.
+const RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
 
 /// Longest accepted properties document, in bytes.
 pub const MAX_PROPERTIES_BYTES: usize = 16 * 1024;
@@ -71,8 +73,14 @@ pub fn validate_properties(json: &str) -> Result<(), GateError> {
             "event properties are nested {depth} levels deep; the limit is {MAX_PROPERTIES_DEPTH}"
         )));
     }
-    serde_json::from_str::<IgnoredAny>(json)
+    // Parsed into a value, not merely scanned: numbers beyond f64, lone
+    // surrogate escapes and serde_json's reserved raw-value key would pass a
+    // scan but make the batch unreadable for the backend (found by fuzzing).
+    let value = serde_json::from_str::<serde_json::Value>(json)
         .map_err(|e| invalid(format!("event properties are not valid JSON: {e}")))?;
+    if !value.is_object() || value.get(RAW_VALUE_KEY).is_some() {
+        return Err(invalid("event properties must be a JSON object".into()));
+    }
     Ok(())
 }
 
@@ -124,6 +132,10 @@ mod tests {
         assert!(validate_properties("[1]").is_err());
         assert!(validate_properties(r#"{"a":}"#).is_err());
         assert!(validate_properties(r#"{"a":1} x"#).is_err());
+        // Found by fuzzing: valid-looking text serde_json cannot read back.
+        assert!(validate_properties(r#"{"a":1e400}"#).is_err());
+        assert!(validate_properties(r#"{"a":"\ud800"}"#).is_err());
+        assert!(validate_properties(r#"{"$serde_json::private::RawValue":"x"}"#).is_err());
         let deep8 = format!("{}1{}", r#"{"a":"#.repeat(8), "}".repeat(8));
         assert!(validate_properties(&deep8).is_ok());
         let deep9 = format!("{}1{}", r#"{"a":"#.repeat(9), "}".repeat(9));
