@@ -114,6 +114,17 @@ pub struct CaptureReport {
     pub first_invalid: Option<String>,
 }
 
+/// The queue bounds of the policy in force (G8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, uniffi::Record)]
+pub struct QueueLimits {
+    /// Most records queued; the oldest are evicted beyond it.
+    pub max_queue_events: u64,
+    /// Most bytes queued; the oldest are evicted beyond it.
+    pub max_queue_bytes: u64,
+    /// Most events in one upload batch.
+    pub max_batch_events: u64,
+}
+
 /// Why an event was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, uniffi::Enum)]
 #[serde(rename_all = "snake_case")]
@@ -440,12 +451,14 @@ impl ConsentGate {
     /// last withdrawal of `usage_events` is dropped even if consent was
     /// granted again since (G3), and every event needs consent now too (G2).
     /// Invalid events are skipped and counted rather than thrown (the host
-    /// has long returned to its caller); `dropped_no_consent` adds the drops
-    /// the host made itself to the queue figures.
+    /// has long returned to its caller); `dropped_no_consent` and `evicted`
+    /// add the drops and evictions (oldest first, when the host buffer was
+    /// full, G8) the host made itself to the queue figures.
     pub fn record_captured(
         &self,
         events: Vec<CapturedEvent>,
         dropped_no_consent: u64,
+        evicted: u64,
     ) -> std::result::Result<CaptureReport, GateError> {
         self.check_open()?;
         let mut report = CaptureReport::default();
@@ -470,6 +483,7 @@ impl ConsentGate {
         let revoked = self.inner.usage_revoked_version.load(Ordering::Acquire);
         let mut buffer = lock(&self.inner.buffer);
         buffer.dropped_no_consent += dropped_no_consent;
+        buffer.evicted += evicted;
         for e in valid {
             let outcome = if e.consent_version < revoked {
                 buffer.dropped_no_consent += 1;
@@ -487,6 +501,17 @@ impl ConsentGate {
             }
         }
         Ok(report)
+    }
+
+    /// The queue bounds of the policy, for a host that buffers events on its
+    /// side and must never hold more than the core would keep.
+    pub fn queue_limits(&self) -> QueueLimits {
+        let l = &self.inner.policy.limits;
+        QueueLimits {
+            max_queue_events: l.max_queue_events,
+            max_queue_bytes: l.max_queue_bytes,
+            max_batch_events: l.max_batch_events,
+        }
     }
 
     /// Asks `provider` for the device fields whose category is allowed, and

@@ -590,7 +590,7 @@ fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
         consent_version: v,
     };
     let r = gate
-        .record_captured(vec![captured(v1, "early"), captured(v1, "bad name")], 3)
+        .record_captured(vec![captured(v1, "early"), captured(v1, "bad name")], 3, 2)
         .unwrap();
     assert_eq!((r.recorded, r.invalid), (1, 1));
     assert!(r.first_invalid.unwrap().contains("character"));
@@ -599,7 +599,7 @@ fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
     assert!(v3 > v1);
     // Captured under v1, before the withdrawal: dropped although granted again.
     let r = gate
-        .record_captured(vec![captured(v1, "stale"), captured(v3, "fresh")], 0)
+        .record_captured(vec![captured(v1, "stale"), captured(v3, "fresh")], 0, 0)
         .unwrap();
     assert_eq!((r.recorded, r.dropped_no_consent), (1, 1));
     let doc: serde_json::Value = serde_json::from_str(&gate.export_data().unwrap()).unwrap();
@@ -622,6 +622,8 @@ fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
         gate.queue_stats().dropped_no_consent >= 4,
         "host drops are counted"
     );
+    assert_eq!(gate.queue_stats().evicted, 2, "host evictions are counted");
+    assert_eq!(gate.queue_limits().max_queue_events, 20_000);
 }
 
 struct Throwing;
