@@ -4,6 +4,8 @@
 #
 #   bindings-android/jvm-test.sh                 # everything
 #   bindings-android/jvm-test.sh ConsentFlowTest # only these test classes
+#   bindings-android/jvm-test.sh --bench         # the tests, then the JVM benchmark
+#   CONSENTGATE_BENCH=1 bindings-android/jvm-test.sh   # same
 #
 # Steps: install what is missing (kotlinc from npm into a cache folder; JNA and
 # JUnit from apt), build the core cdylib (debug: library mode reads the
@@ -12,6 +14,11 @@
 # compile generated code + wrapper, the Android adapters against the stubs in
 # src/stubs (compile-only), the tests, then run JUnit. A compile step is
 # skipped when none of its inputs changed.
+#
+# The benchmark (src/bench/kotlin, only with --bench or CONSENTGATE_BENCH=1)
+# runs after the tests pass, against the release build of the core, and
+# writes target/consentgate-kotlin-bench.json for the Rust report
+# (`cargo run --release -p consentgate-bench -- --json`).
 #
 # The last line is `kotlin: N passed, M failed`; the exit status is non-zero
 # on any failure. Sourced (examples/jvm-demo/run.sh does), this file only
@@ -216,15 +223,47 @@ cg_run_tests() {
     return "$rc"
 }
 
+# The JVM benchmark of the Kotlin API (dev.consentgate.bench.KotlinBench)
+# against the release-profile core (opt-level s, LTO: what apps ship). The
+# bindings generated from the debug build fit it: UniFFI's checksums come
+# from the API, not the profile, and are checked when the library loads.
+cg_run_bench() {
+    cg_log "cargo build --release -p consentgate (the library the benchmark loads)"
+    (cd "$CG_ROOT" && cargo build -q --release -p consentgate)
+    local ext=so
+    [[ $(uname -s) == Darwin ]] && ext=dylib
+    local native="$CG_BUILD/native-release"
+    mkdir -p "$native"
+    cp "$CG_TARGET_DIR/release/libconsentgate.$ext" "$native/.libconsentgate.$ext.tmp"
+    mv -f "$native/.libconsentgate.$ext.tmp" "$native/libconsentgate.$ext"
+    local c="$CG_BUILD/classes"
+    cg_compile bench kotlin "$c/ffi:$c/main:$CG_CP_JNA:$CG_CP_COROUTINES" \
+        "-module-name consentgate-bench" -- "$CG_ANDROID_DIR/src/bench/kotlin"
+    cg_log "JVM benchmark (load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"
+    java -Djna.library.path="$native" -cp "$c/bench:$(cg_runtime_classpath)" \
+        dev.consentgate.bench.KotlinBenchKt \
+        "$CG_ROOT/examples/policies/example-kz.json" "$CG_TARGET_DIR/consentgate-kotlin-bench.json"
+}
+
 cg_main() {
-    local start=$SECONDS rc=0
+    local start=$SECONDS rc=0 bench=${CONSENTGATE_BENCH:-0} args=() a
+    for a in "$@"; do
+        if [[ $a == --bench ]]; then bench=1; else args+=("$a"); fi
+    done
     CG_SUMMARY=""
     trap 'if [[ -z $CG_SUMMARY ]]; then echo "the build failed before the tests ran"; CG_SUMMARY="kotlin: 0 passed, 1 failed"; fi; echo "$CG_SUMMARY"' EXIT
     cg_ensure_tools
     cg_build_native
     cg_generate
     cg_compile_all
-    cg_run_tests "$@" || rc=$?
+    cg_run_tests "${args[@]}" || rc=$?
+    if [[ $bench == 1 ]]; then
+        if [[ $rc -eq 0 ]]; then
+            cg_run_bench || rc=$?
+        else
+            cg_log "benchmark skipped: the tests failed"
+        fi
+    fi
     cg_log "done in $((SECONDS - start)) s"
     return "$rc"
 }

@@ -20,6 +20,7 @@ import dev.consentgate.ffi.LedgerEntry
 import dev.consentgate.ffi.ConsentGate as NativeConsentGate
 import dev.consentgate.ffi.PlatformSignals
 import dev.consentgate.ffi.PurposeDecision
+import dev.consentgate.ffi.QueueLimits
 import dev.consentgate.ffi.QueueStats
 import dev.consentgate.ffi.RecordOutcome
 import dev.consentgate.ffi.UploadRequest
@@ -41,6 +42,12 @@ import java.lang.ref.WeakReference
  * @property appVersion the app's version, recorded in the ledger and in batches.
  * @property region the user's region (ISO 3166-1 alpha-2, e.g. `"KZ"`), if known.
  * @property clock a clock for tests or trusted time; `null` uses the system clock.
+ *   [ConsentGate.recordEvent] stamps events with it too.
+ * @property bufferWindowMs how long [ConsentGate.recordEvent] keeps events on
+ *   the Kotlin side, at most, before handing them to the core in the
+ *   background (sooner once 256 wait or the buffer is full, and always before
+ *   anything that must see them: consent changes, queue figures, persist,
+ *   flush, export, close).
  */
 class ConsentGateConfig(
     val dataDir: File,
@@ -48,7 +55,12 @@ class ConsentGateConfig(
     val appVersion: String,
     val region: String? = null,
     val clock: Clock? = null,
-)
+    val bufferWindowMs: Long = 200,
+) {
+    init {
+        require(bufferWindowMs >= 0) { "bufferWindowMs must not be negative" }
+    }
+}
 
 /**
  * One event for [ConsentGate.recordEvents].
@@ -72,8 +84,9 @@ data class Event(val name: String, val properties: Map<String, Any?> = emptyMap(
  * ```
  *
  * Every rule lives in the Rust core; this class converts Kotlin types and keeps
- * two things on the Kotlin side, both fed by the core's listener: [state] and
- * the set of allowed categories that [allows] reads without crossing JNA.
+ * three things on the Kotlin side, all fed by the core's listener: [state],
+ * the set of allowed categories that [allows] reads without crossing JNA, and
+ * a buffer of recorded events that crosses JNA in batches ([recordEvent]).
  *
  * Errors are the core's typed exceptions, subclasses of [GateException]. Calls
  * that change consent write durably to disk (fsync): call them off the main
@@ -82,6 +95,7 @@ data class Event(val name: String, val properties: Map<String, Any?> = emptyMap(
 class ConsentGate private constructor(
     private val ffi: NativeConsentGate,
     private val mirror: StateMirror,
+    private val crossing: Crossing,
 ) : AutoCloseable {
 
     /**
@@ -119,14 +133,14 @@ class ConsentGate private constructor(
      */
     fun setConsent(decisions: Map<String, Boolean>, source: ConsentSource): ConsentState {
         val list = decisions.map { (purpose, granted) -> PurposeDecision(purpose, granted) }
-        return call { it.setConsent(list, source) }
+        return callAfterCrossing { it.setConsent(list, source) }
     }
 
     /** Grants every consent purpose the core allows to be granted. */
-    fun acceptAll(source: ConsentSource): ConsentState = call { it.acceptAll(source) }
+    fun acceptAll(source: ConsentSource): ConsentState = callAfterCrossing { it.acceptAll(source) }
 
     /** Denies every consent purpose and purges what they covered. */
-    fun rejectAll(source: ConsentSource): ConsentState = call { it.rejectAll(source) }
+    fun rejectAll(source: ConsentSource): ConsentState = callAfterCrossing { it.rejectAll(source) }
 
     /**
      * True when every purpose that `category` requires is granted; an unknown
@@ -139,36 +153,126 @@ class ConsentGate private constructor(
      * it makes itself; so once a withdrawal returns, every thread reads the
      * new set. Between a change the core makes on its own thread and its
      * listener call, the copy can lag by that one call: the core checks
-     * consent again itself at every capture ([recordEvent],
-     * [collectDeviceInfo], [advertisingId]) and at send, so nothing is
-     * collected or sent on the strength of this answer.
+     * consent again itself when a recorded event crosses to it (and drops
+     * one captured before a withdrawal, see [recordEvent]), at every other
+     * capture ([collectDeviceInfo], [advertisingId]) and at send, so nothing
+     * is stored or sent on the strength of this answer.
      */
     fun allows(category: String): Boolean = mirror.allowed.contains(category)
 
     /**
-     * Records one usage event. `properties` becomes a JSON object: values may
-     * be strings, numbers, booleans, null, nested maps with string keys, lists
-     * and arrays. Without `usage_events` consent the event is dropped
-     * ([RecordOutcome.Dropped]) and nothing is written.
+     * Records one usage event, fire-and-forget (like Firebase Analytics'
+     * `logEvent` or Glean's `record`): a few microseconds on the calling
+     * thread, no JNA call, no I/O. `properties` becomes a JSON object: values
+     * may be strings, numbers, booleans, null, nested maps with string keys,
+     * lists and arrays.
      *
+     * Without `usage_events` consent (read from the same mirrored state as
+     * [allows]) the event is dropped and counted ([QueueStats.droppedNoConsent]),
+     * and false is returned. With it, the event is stamped with the capture
+     * time (the config's clock, else the system clock) and the consent
+     * state's version, appended to a Kotlin buffer and true is returned. The
+     * buffer crosses to the core in one call on a background thread once 256
+     * events wait, once it is full, or [ConsentGateConfig.bufferWindowMs]
+     * after the first, and on the calling thread before [setConsent],
+     * [acceptAll], [rejectAll], [setAge], [setPlatformSignals],
+     * [requestDeletion], [queueStats], [persist], [flush], [nextUpload],
+     * [exportData] and [close] do anything. This call never crosses itself.
+     *
+     * The buffer holds at most `min(8192, max_queue_events)` events and
+     * `min(1 MiB, max_queue_bytes)` bytes (counted as the core counts them:
+     * UTF-8 of name and properties, plus 16 per event), the policy's queue
+     * bounds read once at [open]. When a new event does not fit, because
+     * events are recorded faster than the core takes them, the oldest
+     * buffered events are evicted (G8: oldest first), counted in
+     * [evictedEvents], and added to [QueueStats.evicted] at the next
+     * crossing; the caller is never slowed down and nothing is lost silently.
+     *
+     * At crossing the core checks every event again: it needs consent then,
+     * and an event captured before the last withdrawal of `usage_events` is
+     * dropped even if consent came back since. A withdrawal also empties the
+     * buffer before `setConsent` returns, so nothing recorded before it can
+     * be stored or sent (G3).
+     *
+     * The core validates name and properties at crossing, long after this
+     * returned: an invalid event is skipped, counted in [invalidEvents] and
+     * reported once per crossing through [ConsentGateLogging] (at `WARN`,
+     * without the payload). Use [recordEventNow] to get the typed error
+     * instead.
+     *
+     * @return true when the event was queued, false when it was dropped for
+     *   lack of consent.
+     * @throws IllegalArgumentException for a value JSON cannot represent
+     *   (found while encoding, on this thread).
+     * @throws GateException.Closed after [close].
+     */
+    fun recordEvent(name: String, properties: Map<String, Any?> = emptyMap()): Boolean =
+        crossing.record(EventJson.crossableName(name), EventJson.encode(properties))
+
+    /**
+     * [recordEvent] for many events: all are encoded first (an encoding
+     * failure queues none of them), then queued together or dropped together.
+     * A batch larger than the free room evicts the oldest buffered events
+     * first, and a batch larger than the whole buffer keeps only its newest
+     * events (the others are counted as evicted, see [recordEvent]).
+     *
+     * @return how many were queued: `events.size`, or 0 without consent.
+     */
+    fun recordEvents(events: List<Event>): Int {
+        val n = events.size
+        val names = arrayOfNulls<String>(n)
+        val jsons = arrayOfNulls<String>(n)
+        for ((i, e) in events.withIndex()) {
+            names[i] = EventJson.crossableName(e.name)
+            jsons[i] = EventJson.encode(e.properties)
+        }
+        @Suppress("UNCHECKED_CAST")
+        return crossing.recordAll(names as Array<String>, jsons, n)
+    }
+
+    /**
+     * Records one event synchronously: the buffer crosses first (so order is
+     * kept), then this event crosses JNA on its own and the core's answer
+     * comes back. Tens of microseconds, against a few for [recordEvent]; use
+     * it where the app wants the typed error or the sequence number.
+     *
+     * @return [RecordOutcome.Recorded] with the sequence number, or
+     *   [RecordOutcome.Dropped] without `usage_events` consent.
      * @throws GateException.InvalidArgument for a bad name or properties the
      *   core refuses (too big, too deep).
      * @throws IllegalArgumentException for a value JSON cannot represent.
      */
-    fun recordEvent(name: String, properties: Map<String, Any?> = emptyMap()): RecordOutcome {
+    fun recordEventNow(name: String, properties: Map<String, Any?> = emptyMap()): RecordOutcome {
         val json = EventJson.encode(properties)
-        return call { it.recordEvent(name, json) }
+        return callAfterCrossing { it.recordEvent(name, json) }
     }
 
     /**
-     * Records many events in one call across JNA. Every event is checked
-     * first: if one is invalid nothing is recorded and the error names its
-     * index.
+     * [recordEventNow] for many events, in one call across JNA. Every event is
+     * checked first: if one is invalid nothing is recorded and the
+     * [GateException.InvalidArgument] names its index (`events[1]: ...`).
      */
-    fun recordEvents(events: List<Event>): List<RecordOutcome> {
+    fun recordEventsNow(events: List<Event>): List<RecordOutcome> {
         val inputs = events.map { EventInput(it.name, EventJson.encode(it.properties)) }
-        return call { it.recordEvents(inputs) }
+        return callAfterCrossing { it.recordEvents(inputs) }
     }
+
+    /**
+     * Events [recordEvent] queued that the core refused as invalid when they
+     * crossed (bad name, properties too big or too deep), since [open].
+     */
+    val invalidEvents: Long get() = crossing.invalid.get()
+
+    /** Events [recordEvent] queued that have not crossed to the core yet. */
+    val bufferedEvents: Int get() = mirror.capture.size
+
+    /**
+     * Events [recordEvent] and [recordEvents] queued and then evicted on the
+     * Kotlin side because its buffer was full (oldest first), since [open].
+     * They count in [QueueStats.evicted] once the next crossing reports them,
+     * together with what the core itself evicts beyond the policy's bounds.
+     */
+    val evictedEvents: Long get() = mirror.capture.evictedTotal
 
     /**
      * Asks `provider` for the device fields whose category is allowed, and only
@@ -204,14 +308,14 @@ class ConsentGate private constructor(
      * are denied and cannot be granted while the signal holds.
      */
     fun setPlatformSignals(signals: PlatformSignals): ConsentState =
-        call { it.setPlatformSignals(signals) }.also { platformSignals = signals }
+        callAfterCrossing { it.setPlatformSignals(signals) }.also { platformSignals = signals }
 
     /**
      * Reports the user's age. Below the policy's minimum age without parental
      * consent every consent purpose is denied, and granting one throws
      * [GateException] `AgeRestricted`.
      */
-    fun setAge(age: AgeSignal): ConsentState = call { it.setAge(age) }
+    fun setAge(age: AgeSignal): ConsentState = callAfterCrossing { it.setAge(age) }
 
     /**
      * [setAge] from plain numbers; `ageYears = null` means unknown.
@@ -232,11 +336,17 @@ class ConsentGate private constructor(
      */
     fun setUserId(userId: String?) = call { it.setUserId(userId) }
 
-    /** Queue figures; records not yet committed count as queued. */
-    fun queueStats(): QueueStats = call { it.queueStats() }
+    /**
+     * Queue figures; records not yet committed count as queued. Events
+     * [recordEvent] buffered cross to the core first, so they count too.
+     */
+    fun queueStats(): QueueStats = callAfterCrossing { it.queueStats() }
 
-    /** Writes every buffered record to disk now (otherwise done at least every second). */
-    fun persist() = call { it.persist() }
+    /**
+     * Writes every buffered record to disk now (otherwise the core does it at
+     * least every second, after the Kotlin buffer crossed).
+     */
+    fun persist() = callAfterCrossing { it.persist() }
 
     /** The retained consent ledger, oldest first. */
     fun ledger(): List<LedgerEntry> = call { it.ledger() }
@@ -251,14 +361,15 @@ class ConsentGate private constructor(
      * thread (Android: [dev.consentgate.android.FlushWorker] does).
      */
     @JvmOverloads
-    fun flush(uploader: Uploader = HttpUploader()): FlushReport = call { it.flush(GuardedUploader(uploader)) }
+    fun flush(uploader: Uploader = HttpUploader()): FlushReport =
+        callAfterCrossing { it.flush(GuardedUploader(uploader)) }
 
     /**
      * For apps that drive uploads themselves (e.g. with an asynchronous HTTP
      * client): the next request to send, a wait, or done. Report each
      * request's end with [completeUpload].
      */
-    fun nextUpload(): UploadTask = call { it.nextUpload() }
+    fun nextUpload(): UploadTask = callAfterCrossing { it.nextUpload() }
 
     /** Reports how the request `requestId` from [nextUpload] ended. */
     fun completeUpload(requestId: String, result: UploadResult) = call { it.completeUpload(requestId, result) }
@@ -270,21 +381,21 @@ class ConsentGate private constructor(
      * it. `reason` goes to the backend (`user_request` when null).
      */
     @JvmOverloads
-    fun requestDeletion(reason: String? = null): DeletionTicket = call { it.requestDeletion(reason) }
+    fun requestDeletion(reason: String? = null): DeletionTicket = callAfterCrossing { it.requestDeletion(reason) }
 
     /** Every deletion request made on this device, oldest first (also [deletions]). */
     fun deletionRequests(): List<DeletionTicket> = call { it.deletionRequests() }
 
     /** Everything stored locally about the user, as one JSON document. */
-    fun exportData(): String = call { it.exportData() }
+    fun exportData(): String = callAfterCrossing { it.exportData() }
 
     /** The installation id (a random UUID, rotated by a deletion request). */
     fun installationId(): String = call { it.installationId() }
 
     /**
-     * Commits what is buffered, stops the core's writer thread and frees the
-     * native object. Idempotent. Later calls throw [GateException] `Closed`;
-     * [allows] answers false.
+     * Hands the Kotlin buffer to the core, commits what is buffered there,
+     * stops the core's writer thread and frees the native object. Idempotent.
+     * Later calls throw [GateException] `Closed`; [allows] answers false.
      */
     override fun close() {
         synchronized(mirror) {
@@ -292,10 +403,12 @@ class ConsentGate private constructor(
             mirror.closed = true
             mirror.allowed = emptySet()
         }
-        try {
-            ffi.shutdown()
-        } finally {
-            ffi.destroy()
+        crossing.close {
+            try {
+                ffi.shutdown()
+            } finally {
+                ffi.destroy()
+            }
         }
     }
 
@@ -313,6 +426,12 @@ class ConsentGate private constructor(
         }
     }
 
+    /** [call] after the event buffer crossed to the core, for calls that must see every recorded event. */
+    private inline fun <T> callAfterCrossing(block: (NativeConsentGate) -> T): T = call {
+        crossing.cross()
+        block(it)
+    }
+
     companion object {
         /**
          * Opens the gate for `config.dataDir`. Fails with [GateException]
@@ -327,17 +446,21 @@ class ConsentGate private constructor(
                 region = config.region,
                 appVersion = config.appVersion,
             )
-            val ffi = when (val clock = config.clock) {
+            val clock = config.clock?.let(::GuardedClock)
+            val ffi = when (clock) {
                 null -> NativeConsentGate.open(ffiConfig)
-                else -> NativeConsentGate.openWithClock(ffiConfig, GuardedClock(clock))
+                else -> NativeConsentGate.openWithClock(ffiConfig, clock)
             }
             try {
-                val mirror = StateMirror(ffi.consentState(), ffi.deletionRequests())
-                // The core calls the listener once now, so `allows` and `state`
-                // are current before `open` returns.
+                // The policy's queue bounds size the capture buffer (read once).
+                val mirror = StateMirror(ffi.consentState(), ffi.deletionRequests(), ffi.queueLimits())
+                val now: () -> Long = if (clock == null) System::currentTimeMillis else clock::nowMs
+                val crossing = Crossing(ffi, mirror.capture, now, config.bufferWindowMs)
+                // The core calls the listener once now, so `allows`, `state`
+                // and the capture buffer are current before `open` returns.
                 ffi.setListener(ListenerBridge(ffi, mirror))
                 ffi.setDeletionListener(DeletionBridge(ffi, mirror))
-                return ConsentGate(ffi, mirror)
+                return ConsentGate(ffi, mirror, crossing)
             } catch (e: Throwable) {
                 runCatching { ffi.shutdown() }
                 ffi.destroy()
@@ -348,9 +471,12 @@ class ConsentGate private constructor(
 }
 
 /** The Kotlin side of the core's consent state, shared by the gate and its listener. */
-internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>) {
+internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>, limits: QueueLimits) {
     val flow = MutableStateFlow(initial)
     val deletions = MutableStateFlow(tickets)
+
+    /** Events recorded and not yet crossed, with the consent facts they are captured under. */
+    val capture = CaptureBuffer(limits.maxQueueEvents, limits.maxQueueBytes)
 
     /** Allowed category ids; an immutable set, swapped whole. Empty (fail-closed) until the core says otherwise. */
     @Volatile
@@ -359,12 +485,21 @@ internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>)
     @Volatile
     var closed = false
 
-    /** Publishes `state`; callers hold the monitor of this object. */
+    /**
+     * Publishes `state` unless a newer one (higher `version`) is already
+     * published; callers hold the monitor of this object.
+     */
     fun publish(state: ConsentState) {
-        if (closed) return
-        // The set first: a collector reacting to the flow may call `allows`.
-        allowed = HashSet(state.allowedCategories)
+        if (closed || state.version < flow.value.version) return
+        // The set and the buffer first: a collector reacting to the flow may call `allows`.
+        val set = HashSet(state.allowedCategories)
+        allowed = set
+        capture.onState(USAGE_EVENTS in set, state.version)
         flow.value = state
+    }
+
+    private companion object {
+        const val USAGE_EVENTS = "usage_events"
     }
 }
 

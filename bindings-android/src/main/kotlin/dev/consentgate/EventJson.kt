@@ -92,22 +92,83 @@ internal object EventJson {
 
     private fun writeString(out: StringBuilder, s: String) {
         out.append('"')
-        for (c in s) {
-            when {
-                c == '"' -> out.append("\\\"")
-                c == '\\' -> out.append("\\\\")
-                c == '\n' -> out.append("\\n")
-                c == '\r' -> out.append("\\r")
-                c == '\t' -> out.append("\\t")
-                c < ' ' -> {
-                    out.append("\\u00")
-                    out.append(HEX[c.code shr 4])
+        // Runs of characters that need no escape are copied in one go.
+        var start = 0
+        var i = 0
+        val n = s.length
+        while (i < n) {
+            val c = s[i]
+            if (c >= ' ' && c != '"' && c != '\\' && !c.isSurrogate()) {
+                i++
+                continue
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s[i + 1])) {
+                i += 2 // a well-formed pair is copied as it is
+                continue
+            }
+            out.append(s, start, i)
+            when (c) {
+                '"' -> out.append("\\\"")
+                '\\' -> out.append("\\\\")
+                '\n' -> out.append("\\n")
+                '\r' -> out.append("\\r")
+                '\t' -> out.append("\\t")
+                // Control characters, and lone surrogates: written as \uXXXX so the
+                // text stays well-formed UTF-16 on its way through JNA; the core
+                // refuses a lone surrogate as invalid JSON.
+                else -> {
+                    out.append("\\u")
+                    out.append(HEX[(c.code shr 12) and 0xF])
+                    out.append(HEX[(c.code shr 8) and 0xF])
+                    out.append(HEX[(c.code shr 4) and 0xF])
                     out.append(HEX[c.code and 0xF])
                 }
-                else -> out.append(c)
             }
+            i++
+            start = i
         }
+        out.append(s, start, n)
         out.append('"')
+    }
+
+    /**
+     * True when `s` is well-formed UTF-16 (no lone surrogate), which JNA
+     * needs to pass it to the core as UTF-8.
+     */
+    fun isWellFormed(s: String): Boolean {
+        var i = 0
+        val n = s.length
+        while (i < n) {
+            val c = s[i]
+            if (c.isSurrogate()) {
+                if (!Character.isHighSurrogate(c) || i + 1 >= n || !Character.isLowSurrogate(s[i + 1])) return false
+                i++
+            }
+            i++
+        }
+        return true
+    }
+
+    /**
+     * `name` as it can cross JNA: a lone surrogate (which UTF-8 cannot carry)
+     * becomes U+FFFD. Only for names the core then refuses anyway (names are
+     * ASCII), so the event is counted as invalid instead of failing the batch.
+     */
+    fun crossableName(name: String): String {
+        if (isWellFormed(name)) return name
+        val out = StringBuilder(name.length)
+        var i = 0
+        while (i < name.length) {
+            val c = name[i]
+            if (Character.isHighSurrogate(c) && i + 1 < name.length && Character.isLowSurrogate(name[i + 1])) {
+                out.append(c).append(name[i + 1])
+                i += 2
+                continue
+            }
+            out.append(if (c.isSurrogate()) '\uFFFD' else c)
+            i++
+        }
+        return out.toString()
     }
 
     private val HEX = "0123456789abcdef".toCharArray()

@@ -23,7 +23,23 @@ object ConsentGateLogging {
      * by `sink` is swallowed: logging must never fail a consent operation.
      */
     fun forwardTo(maxLevel: LogLevel = LogLevel.INFO, sink: (level: LogLevel, target: String, message: String) -> Unit) {
-        setLogger(Bridge(sink), maxLevel)
+        val bridge = Bridge(sink)
+        setLogger(bridge, maxLevel)
+        kotlinSide = bridge to maxLevel
+    }
+
+    /** The sink and level last given to [forwardTo], for lines the Kotlin layer writes itself. */
+    @Volatile
+    private var kotlinSide: Pair<Bridge, LogLevel>? = null
+
+    /**
+     * A line from the Kotlin layer (target `consentgate::kotlin`), through the
+     * same sink and level as the core's. Same rule as the core: no event
+     * payload, identifier or device value in `message`.
+     */
+    internal fun log(level: LogLevel, message: String) {
+        val (bridge, max) = kotlinSide ?: return
+        if (level.ordinal <= max.ordinal) bridge.log(level, "consentgate::kotlin", message)
     }
 
     /** Sends lines to a `java.util.logging` logger (`dev.consentgate` by default). */

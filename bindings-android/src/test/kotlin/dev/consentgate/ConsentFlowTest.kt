@@ -29,10 +29,12 @@ class ConsentFlowTest {
         state.purposes.filter { it.kind == PurposeKind.CONSENT }
             .forEach { assertEquals(ConsentStatus.UNSET, it.status, it.id) }
 
-        assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEvent("screen_view"))
+        assertFalse(gate.recordEvent("screen_view"), "an event was queued without consent")
+        assertEquals(0, gate.bufferedEvents)
+        assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEventNow("screen_view"))
         val stats = gate.queueStats()
         assertEquals(0uL, stats.events)
-        assertEquals(1uL, stats.droppedNoConsent)
+        assertEquals(2uL, stats.droppedNoConsent, "the Kotlin-side drop and the core's both count")
     }
 
     @Test
@@ -174,6 +176,7 @@ class ConsentFlowTest {
         assertTrue(gate.isClosed)
         assertFalse(gate.allows("usage_events"))
         assertFailsWith<GateException.Closed> { gate.recordEvent("screen_view") }
+        assertFailsWith<GateException.Closed> { gate.recordEventNow("screen_view") }
         assertFailsWith<GateException.Closed> { gate.setConsent(mapOf("analytics" to false), ConsentSource.SETTINGS) }
         assertIs<GateException>(runCatching { gate.queueStats() }.exceptionOrNull())
         assertEquals(null, gate.advertisingId { "38400000-8cf0-11bd-b23e-10b96e40000d" })

@@ -32,7 +32,7 @@ class EventsTest {
             "nested" to mapOf("level2" to mapOf("level3" to arrayOf<Any>(1.5, "x"))),
             "unsigned" to 7u,
         )
-        assertIs<RecordOutcome.Recorded>(gate.recordEvent("screen_view", props))
+        assertTrue(gate.recordEvent("screen_view", props))
         val export = gate.exportData()
         assertTrue("9007199254740993" in export, "a Long lost precision on the way")
         val doc = MiniJson.parse(export)
@@ -66,10 +66,11 @@ class EventsTest {
     }
 
     @Test
-    fun bad_event_name_is_a_typed_error(): Unit = grantedGate().use { gate ->
-        assertFailsWith<GateException.InvalidArgument> { gate.recordEvent("9lives") }
-        assertFailsWith<GateException.InvalidArgument> { gate.recordEvent("has space") }
+    fun bad_event_name_is_a_typed_error_from_record_event_now(): Unit = grantedGate().use { gate ->
+        assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("9lives") }
+        assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("has space") }
         assertEquals(0uL, gate.queueStats().events)
+        assertEquals(0L, gate.invalidEvents, "recordEventNow reports by exception, not by the counter")
     }
 
     @Test
@@ -77,17 +78,30 @@ class EventsTest {
         assertFailsWith<IllegalArgumentException> { gate.recordEvent("e", mapOf("when" to java.util.Date())) }
         assertFailsWith<IllegalArgumentException> { gate.recordEvent("e", mapOf("x" to Double.NaN)) }
         assertFailsWith<IllegalArgumentException> { gate.recordEvent("e", mapOf("m" to mapOf(1 to "a"))) }
+        // Encoding happens on the caller's thread, so recordEvent refuses these too.
+        assertFailsWith<IllegalArgumentException> { gate.recordEventNow("e", mapOf("x" to Double.NaN)) }
         // The depth rule is the core's: 9 levels is its InvalidArgument, not ours.
         var deep: Map<String, Any?> = mapOf("leaf" to 1)
         repeat(8) { deep = mapOf("n" to deep) }
-        assertFailsWith<GateException.InvalidArgument> { gate.recordEvent("e", deep) }
+        assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("e", deep) }
         assertEquals(0uL, gate.queueStats().events)
     }
 
     @Test
-    fun record_events_batches_in_one_call(): Unit = grantedGate().use { gate ->
+    fun record_events_queues_a_batch(): Unit = grantedGate().use { gate ->
         val events = (1..100).map { Event("item_viewed", mapOf("index" to it)) }
-        val outcomes = gate.recordEvents(events)
+        assertEquals(100, gate.recordEvents(events))
+        assertEquals(100uL, gate.queueStats().events)
+        val indexes = (MiniJson.parse(gate.exportData())["queue"] as List<*>).map { it["props"]["index"] }
+        assertEquals((1..100).map { it.toDouble() }, indexes, "events kept their order")
+        gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
+        assertEquals(0, gate.recordEvents(events), "queued without consent")
+    }
+
+    @Test
+    fun record_events_now_batches_in_one_call(): Unit = grantedGate().use { gate ->
+        val events = (1..100).map { Event("item_viewed", mapOf("index" to it)) }
+        val outcomes = gate.recordEventsNow(events)
         assertEquals(100, outcomes.size)
         val seqs = outcomes.map { (it as RecordOutcome.Recorded).seq }
         assertEquals(seqs.sorted(), seqs)
@@ -98,7 +112,7 @@ class EventsTest {
     @Test
     fun record_events_refuses_the_whole_batch_when_one_is_invalid(): Unit = grantedGate().use { gate ->
         val e = assertFailsWith<GateException.InvalidArgument> {
-            gate.recordEvents(listOf(Event("fine"), Event("not fine!"), Event("fine_too")))
+            gate.recordEventsNow(listOf(Event("fine"), Event("not fine!"), Event("fine_too")))
         }
         assertTrue("events[1]" in e.detail, e.detail)
         assertEquals(0uL, gate.queueStats().events)
@@ -109,11 +123,13 @@ class EventsTest {
         gate.recordEvents((1..50).map { Event("persisted", mapOf("i" to it)) })
         gate.persist()
         repeat(10) { gate.recordEvent("buffered") }
-        assertEquals(60uL, gate.queueStats().events)
+        gate.recordEventNow("in_the_core")
+        assertEquals(61uL, gate.queueStats().events)
 
         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
         assertEquals(0uL, gate.queueStats().events, "withdrawal left queued events")
-        assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEvent("after"))
+        assertEquals(false, gate.recordEvent("after"))
+        assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEventNow("after"))
         gate.persist()
         assertEquals(0uL, gate.queueStats().events)
         val doc = MiniJson.parse(gate.exportData())
@@ -130,7 +146,7 @@ class EventsTest {
             pool.execute {
                 started.countDown()
                 while (!stop.get()) {
-                    if (gate.recordEvent("tap", mapOf("k" to "v")) is RecordOutcome.Recorded) recorded.incrementAndGet()
+                    if (gate.recordEvent("tap", mapOf("k" to "v"))) recorded.incrementAndGet()
                 }
             }
         }
@@ -157,9 +173,9 @@ class EventsTest {
                 go.await()
                 repeat(perThread) { i ->
                     val outcome = if (i % 10 == 0) {
-                        gate.recordEvents(listOf(Event("batched", mapOf("t" to t)))).single()
+                        gate.recordEventsNow(listOf(Event("batched", mapOf("t" to t)))).single()
                     } else {
-                        gate.recordEvent("tap", mapOf("thread" to t, "i" to i))
+                        gate.recordEventNow("tap", mapOf("thread" to t, "i" to i))
                     }
                     seqs += (outcome as RecordOutcome.Recorded).seq
                 }

@@ -26,11 +26,45 @@ object Fixtures {
 
     fun tempDir(): File = Files.createTempDirectory("consentgate-test").toFile().also { created += it }
 
-    fun config(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null) =
-        ConsentGateConfig(dataDir = dir, policyJson = policyJson, appVersion = "1.2.3", region = "KZ", clock = clock)
+    /**
+     * A data directory in memory (/dev/shm) when there is one: for tests that
+     * change consent thousands of times and are about ordering, not about
+     * fsync reaching a disk.
+     */
+    fun memoryDir(): File {
+        val shm = File("/dev/shm")
+        if (!shm.isDirectory || !shm.canWrite()) return tempDir()
+        return Files.createTempDirectory(shm.toPath(), "consentgate-test").toFile().also { created += it }
+    }
 
-    fun open(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null): ConsentGate =
-        ConsentGate.open(config(dir, policyJson, clock))
+    fun config(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null, bufferWindowMs: Long = 200) =
+        ConsentGateConfig(
+            dataDir = dir, policyJson = policyJson, appVersion = "1.2.3", region = "KZ", clock = clock,
+            bufferWindowMs = bufferWindowMs,
+        )
+
+    fun open(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null, bufferWindowMs: Long = 200): ConsentGate =
+        ConsentGate.open(config(dir, policyJson, clock, bufferWindowMs))
+
+    /** A window long enough that recorded events stay on the Kotlin side until something crosses them. */
+    const val HOLD_MS = 600_000L
+
+    /** The example policy with other queue and batch bounds (`limits`, SPEC §3). */
+    fun policyWithLimits(
+        maxQueueEvents: Long = 20_000,
+        maxQueueBytes: Long = 20_971_520,
+        maxBatchEvents: Long = 500,
+        maxBatchBytes: Long = 262_144,
+    ): String {
+        val limits = Regex("\"limits\": \\{[^}]*\\}")
+        check(limits.containsMatchIn(policy)) { "the example policy has no limits object" }
+        return policy.replace(
+            limits,
+            "\"limits\": {\"max_batch_events\": $maxBatchEvents, \"max_batch_bytes\": $maxBatchBytes, " +
+                "\"max_queue_events\": $maxQueueEvents, \"max_queue_bytes\": $maxQueueBytes, " +
+                "\"event_ttl_days\": 30, \"ledger_retention_days\": 1095}",
+        )
+    }
 }
 
 /** A clock that moves only when told to. */
@@ -39,6 +73,9 @@ class ManualClock(start: Long = 1_763_779_519_000L) : Clock {
     override fun nowMs(): Long = now.get()
     fun advanceDays(days: Long) {
         now.addAndGet(days * 86_400_000L)
+    }
+    fun advanceMs(ms: Long) {
+        now.addAndGet(ms)
     }
 }
 

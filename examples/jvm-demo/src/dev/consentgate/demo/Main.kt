@@ -9,6 +9,7 @@ import dev.consentgate.ConsentGateLogging
 import dev.consentgate.Event
 import dev.consentgate.ffi.ConsentSource
 import dev.consentgate.ffi.DeviceInfoProvider
+import dev.consentgate.ffi.GateException
 import dev.consentgate.ffi.LogLevel
 import dev.consentgate.ffi.RecordOutcome
 import java.io.File
@@ -22,6 +23,8 @@ private fun describe(outcome: RecordOutcome): String = when (outcome) {
     is RecordOutcome.Recorded -> "recorded as #${outcome.seq}"
     is RecordOutcome.Dropped -> "dropped (${outcome.reason.name.lowercase()})"
 }
+
+private fun describe(queued: Boolean): String = if (queued) "queued" else "dropped (no consent)"
 
 /** A device provider that says which fields the core asked for. */
 private class DemoDevice : DeviceInfoProvider {
@@ -53,7 +56,7 @@ fun main(args: Array<String>) {
         step("A fresh install allows nothing (fail-closed)")
         categories.forEach { println("  allows($it) = ${gate.allows(it)}") }
         println("Show the banner? ${if (state.needsPrompt) "yes" else "no"} (${state.promptReasons.joinToString { it.name.lowercase() }})")
-        println("Recording \"app_open\" now: ${describe(gate.recordEvent("app_open"))}.")
+        println("Recording \"app_open\": ${describe(gate.recordEvent("app_open"))}.")
         val device = DemoDevice()
         gate.collectDeviceInfo(device)
         println("Device fields read before consent: ${device.asked.ifEmpty { listOf("none") }.joinToString()}.")
@@ -64,14 +67,28 @@ fun main(args: Array<String>) {
         println("Advertising id still blocked: allows(advertising_id) = ${gate.allows("advertising_id")}.")
 
         step("Recording events")
+        // recordEvent is fire-and-forget: a few microseconds, no JNA call. The
+        // event waits in a Kotlin buffer that crosses to the core in batches.
         println("\"screen_view\" with properties: ${describe(gate.recordEvent("screen_view", mapOf("screen" to "home", "tab" to 2)))}.")
-        val batch = gate.recordEvents(listOf(Event("item_viewed", mapOf("id" to "a1")), Event("item_viewed", mapOf("id" to "b2"))))
-        println("Two more in one call: ${batch.joinToString { describe(it) }}.")
+        val queuedNow = gate.recordEvents(listOf(Event("item_viewed", mapOf("id" to "a1")), Event("item_viewed", mapOf("id" to "b2"))))
+        println("Two more in one call: $queuedNow queued; ${gate.bufferedEvents} events wait on the Kotlin side.")
+        // recordEventNow crosses at once and answers with the core's outcome
+        // (or its typed error for a bad name).
+        println("\"purchase\" synchronously: ${describe(gate.recordEventNow("purchase", mapOf("amount" to 4990)))}.")
+        try {
+            gate.recordEventNow("9 lives")
+        } catch (e: GateException.InvalidArgument) {
+            println("A bad name, synchronously: ${e.detail}.")
+        }
         gate.collectDeviceInfo(device)
         println("Device fields read with analytics granted: ${device.asked.joinToString()}.")
         gate.persist()
         val queued = gate.queueStats()
-        println("Queue: ${queued.events} events, ${queued.bytes} bytes; ${queued.droppedNoConsent} dropped for lack of consent.")
+        println(
+            "Queue: ${queued.events} events, ${queued.bytes} bytes; ${queued.droppedNoConsent} dropped for lack of consent, " +
+                "${queued.evicted} evicted (oldest first, only when a bound of the policy is reached).",
+        )
+        println("(queueStats hands the Kotlin buffer to the core first: ${gate.bufferedEvents} left waiting.)")
 
         step("The user withdraws analytics in settings")
         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
