@@ -138,6 +138,11 @@ enum OpenFailure {
 }
 
 impl From<rusqlite::Error> for OpenFailure {
+    /// The environment's failures (permissions, a read-only or full disk,
+    /// I/O errors, locks, memory) leave the file alone; anything else the
+    /// file itself causes while it is opened and read (not a database,
+    /// corrupt pages, an unknown format, missing or foreign tables, values
+    /// of the wrong type) makes it unusable, and it is set aside.
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(ErrorCode::NotADatabase) => {
@@ -146,7 +151,21 @@ impl From<rusqlite::Error> for OpenFailure {
             Some(ErrorCode::DatabaseCorrupt) => {
                 OpenFailure::Unusable("the database file is corrupt".into())
             }
-            _ => OpenFailure::Fatal(Error::Sqlite(e)),
+            Some(
+                ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::OutOfMemory
+                | ErrorCode::FileLockingProtocolFailed
+                | ErrorCode::NoLargeFileSupport,
+            ) => OpenFailure::Fatal(Error::Sqlite(e)),
+            _ => {
+                OpenFailure::Unusable(format!("the database cannot be read as consentgate's: {e}"))
+            }
         }
     }
 }
@@ -220,27 +239,38 @@ impl Store {
         create_private(path).map_err(|e| OpenFailure::Fatal(e.into()))?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Classify the file before writing anything to it: a file that is
+        // set aside must be kept exactly as it was found.
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < 0 {
+            return Err(OpenFailure::Unusable(format!(
+                "schema version {version} is not one consentgate writes"
+            )));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(OpenFailure::Unusable(format!(
+                "schema version {version} is newer than this consentgate understands ({SCHEMA_VERSION})"
+            )));
+        }
+        let ours: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
+             ('meta', 'decisions', 'purposes_seen', 'ledger', 'partitions')",
+            [],
+            |r| r.get(0),
+        )?;
+        let objects: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if (version == 0 && objects > 0) || (version >= 1 && ours != 5) {
+            return Err(OpenFailure::Unusable(
+                "the database belongs to another application".into(),
+            ));
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("consentgate: journal_mode is {mode}, not wal");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(OpenFailure::Unusable(format!(
-                "schema version {version} is newer than this consentgate understands ({SCHEMA_VERSION})"
-            )));
-        }
-        if version == 0 {
-            let objects: i64 =
-                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-            if objects > 0 {
-                return Err(OpenFailure::Unusable(
-                    "the database belongs to another application".into(),
-                ));
-            }
-        }
         for v in version..SCHEMA_VERSION {
             upgrade_from(&conn, v)?;
         }
@@ -278,12 +308,28 @@ impl Store {
             })?
             .collect::<rusqlite::Result<_>>()?;
         drop(stmt);
-        let _: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM decisions", [], |r| r.get(0))?;
-        let _: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?;
+        for table in [
+            "meta",
+            "decisions",
+            "purposes_seen",
+            "batches",
+            "deletions",
+            "endpoints_used",
+        ] {
+            let _: i64 =
+                self.conn
+                    .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        }
+        // Everything open() reads next, read once here so that damage is
+        // classified (and the file set aside) now rather than failing later.
+        self.decisions()?;
+        self.first_seen()?;
+        self.deletions()?;
+        self.pending_batch()?;
+        for p in &self.partitions {
+            self.partition_counts(p)?;
+        }
+        self.max_seq()?;
         Ok(())
     }
 
