@@ -1,0 +1,100 @@
+//! Regression tests for what the fuzz targets in `core/fuzz` found. Each
+//! input that crashed a target is replayed here through the public API, with
+//! the outcome a user would notice.
+//!
+//! `event_properties` found that `validate_properties` accepted documents that
+//! serde_json itself cannot read back as a JSON value: numbers out of the f64
+//! range (`1e400`), lone UTF-16 surrogate escapes (`"\ud800"`) and the key
+//! serde_json reserves for its raw values. The validator walked the text with
+//! `serde::de::IgnoredAny`, which skips numbers and `\u` escapes without
+//! checking them. Such a record was queued, then sent verbatim in a batch the
+//! backend cannot parse: the reference collector answered 400 and the SDK
+//! dropped the whole batch (SPEC §5), losing every other event in it (seen
+//! here: 10 good events rejected with the one bad one); `export_data` showed
+//! its properties as `null`. Fixed in core commit b5fa3a0 (properties are
+//! parsed into a value); these tests keep it fixed.
+
+use std::sync::Arc;
+
+use consentgate::{
+    ConsentGate, ConsentSource, GateError, ManualClock, OpenOptions, PurposeDecision,
+};
+use consentgate_collector::{Collector, CollectorConfig};
+use consentgate_tests::policy_for;
+
+/// The crashing inputs, as found (trailing blanks kept) and minimised.
+const ACCEPTED_BUT_UNREADABLE: [&str; 5] = [
+    "{\"\":5.2E2252 }      ",
+    "{\"a\":1e400}",
+    "{\"a\":\"\\ud800\"}",
+    "{\"$serde_json::private::RawValue\":5022e2}     ",
+    "{\"$serde_json::private::RawValue\":\"x\"}",
+];
+
+fn open(dir: &std::path::Path, policy: String) -> Arc<ConsentGate> {
+    ConsentGate::open_with(OpenOptions {
+        data_dir: dir.to_path_buf(),
+        policy_json: Some(policy),
+        region: Some("KZ".into()),
+        app_version: "fuzz-regression".into(),
+        clock: Arc::new(ManualClock::new(1_767_225_600_000)),
+    })
+    .expect("open")
+}
+
+#[test]
+fn fuzz_event_properties_inputs_never_panic() {
+    for p in ACCEPTED_BUT_UNREADABLE {
+        let outcome = std::panic::catch_unwind(|| consentgate::event::validate_properties(p));
+        assert!(outcome.is_ok(), "validate_properties panicked on {p:?}");
+    }
+}
+
+#[test]
+fn fuzz_event_properties_accepts_only_what_serde_json_reads() {
+    for p in ACCEPTED_BUT_UNREADABLE {
+        if consentgate::event::validate_properties(p).is_ok() {
+            let parsed = serde_json::from_str::<serde_json::Value>(p);
+            assert!(
+                parsed.is_ok(),
+                "accepted {p:?}, which serde_json rejects: {}",
+                parsed.err().map(|e| e.to_string()).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// What the defect costs a user: one such event in a batch makes the backend
+/// refuse the batch, and the good events recorded with it are dropped.
+#[test]
+fn g7_one_unreadable_event_does_not_lose_its_batch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let collector =
+        Collector::start(CollectorConfig::new(tmp.path().join("collector.db"))).expect("collector");
+    let gate = open(&tmp.path().join("app"), policy_for(&collector.url()));
+    gate.set_consent(
+        vec![PurposeDecision {
+            purpose: "analytics".into(),
+            granted: true,
+        }],
+        ConsentSource::Banner,
+    )
+    .expect("grant");
+    for i in 0..10 {
+        gate.record_event("good".into(), Some(format!(r#"{{"i":{i}}}"#)))
+            .expect("record good");
+    }
+    let poisoned = gate.record_event("poisoned".into(), Some(r#"{"a":1e400}"#.into()));
+    let report = gate
+        .flush(Arc::new(consentgate_cli::http::HttpUploader::new()))
+        .expect("flush");
+    let stats = collector.stats();
+    assert_eq!(
+        stats.events, 10,
+        "good events lost with the batch: {report:?}, collector {stats:?}"
+    );
+    assert!(
+        matches!(poisoned, Err(GateError::InvalidArgument { .. })),
+        "the unreadable properties were accepted: {poisoned:?}"
+    );
+}
