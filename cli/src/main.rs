@@ -57,7 +57,14 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(report) => {
-            println!("{}", report.stdout);
+            // stdout may be a file on a full disk: that is a storage failure
+            // (exit 3), not a panic.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = writeln!(out, "{}", report.stdout).and_then(|_| out.flush()) {
+                eprintln!("error: could not write the output: {e}");
+                return ExitCode::from(3);
+            }
             report.exit_code()
         }
         Err(failure) => {

@@ -927,7 +927,6 @@ fn cli_binary() -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "defect F (cli): when stdout is a file on a full disk, the CLI panics in println! (exit 101) instead of exiting 3 with a message"]
 fn f_cli_output_to_a_full_disk_exits_3() {
     use std::os::unix::process::CommandExt;
     let bin = cli_binary().expect("build the CLI first: cargo build -p consentgate-cli");
