@@ -1,7 +1,7 @@
 //! criterion benchmarks of the hot paths of SPEC §9: `allows`, `record_event`
-//! (with and without properties), building one 500-event batch, a withdrawal
-//! with 100,000 queued events and `open` with 100,000 events and 10,000
-//! ledger entries.
+//! (with and without properties), building one 500-event batch, persisting
+//! 100,000 events, a withdrawal with 100,000 queued events and `open` with
+//! 100,000 events and 10,000 ledger entries.
 
 use std::hint::black_box;
 
@@ -48,6 +48,15 @@ fn heavy(c: &mut Criterion) {
             let dir = tempfile::tempdir().expect("tmp");
             black_box(withdraw_ms(dir.path(), 100_000));
             dir
+        })
+    });
+    g.bench_function("persist_100k", |b| {
+        b.iter_with_large_drop(|| {
+            let dir = tempfile::tempdir().expect("tmp");
+            let (gate, _) = open(dir.path());
+            analytics(&gate, true);
+            black_box(persist_events_per_s(&gate, 100_000));
+            (gate, dir)
         })
     });
     let dir = tempfile::tempdir().expect("tmp");
