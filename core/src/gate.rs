@@ -33,7 +33,7 @@ use crate::event::{self, EventInput};
 use crate::ledger::{self, LedgerCheck, LedgerEntry};
 use crate::policy::{Policy, PurposeKind};
 use crate::queue::{self, Buffer, DiskQueue, Pending, QueueStats};
-use crate::snapshot::{category_index, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::store::{QueuedRecord, Store, Txn};
 
 /// How an app opens the gate.
@@ -916,7 +916,8 @@ impl Drop for ConsentGate {
 
 impl Inner {
     pub(crate) fn allows(&self, category: &str) -> bool {
-        category_index(&self.policy, category)
+        self.policy
+            .category_index(category)
             .is_some_and(|i| self.allowed.load(Ordering::Acquire) & (1u64 << i) != 0)
     }
 

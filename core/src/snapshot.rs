@@ -42,10 +42,3 @@ impl Snapshot {
         self.allowed & (1u64 << index) != 0
     }
 }
-
-/// Finds a category's index by id; a linear scan beats hashing for the
-/// handful of categories a policy defines.
-#[inline]
-pub(crate) fn category_index(policy: &Policy, id: &str) -> Option<usize> {
-    policy.categories.iter().position(|c| c.id == id)
-}

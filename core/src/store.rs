@@ -459,14 +459,7 @@ impl Store {
     }
 
     fn oldest_in(&self, p: &Partition) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+        oldest_in(&self.conn, p)
     }
 
     /// Highest record seq on disk.
@@ -801,17 +794,13 @@ impl Txn<'_> {
 
     /// Deletes a partition's records with seq in `first..=last`; returns (events, bytes).
     pub fn delete_range(&mut self, p: &Partition, first: u64, last: u64) -> Result<(u64, u64)> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "DELETE FROM {} WHERE seq BETWEEN ?1 AND ?2 RETURNING bytes",
-            p.table()
-        ))?;
-        let mut rows = stmt.query(params![first as i64, last as i64])?;
-        let (mut n, mut bytes) = (0u64, 0u64);
-        while let Some(r) = rows.next()? {
-            n += 1;
-            bytes += r.get::<_, i64>(0)? as u64;
-        }
-        Ok((n, bytes))
+        self.delete_returning(
+            &format!(
+                "DELETE FROM {} WHERE seq BETWEEN ?1 AND ?2 RETURNING bytes",
+                p.table()
+            ),
+            params![first as i64, last as i64],
+        )
     }
 
     /// Stores a new batch.
@@ -918,32 +907,24 @@ impl Txn<'_> {
                 "DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} ORDER BY seq LIMIT ?1) RETURNING bytes",
                 t = p.table()
             ),
-            n as i64,
+            [n as i64],
         )
     }
 
     /// Deletes records of a partition captured before `cutoff_ms`; returns (events, bytes).
     pub fn delete_older_than(&mut self, p: &Partition, cutoff_ms: i64) -> Result<(u64, u64)> {
-        let oldest: Option<i64> = self
-            .tx
-            .query_row(
-                &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if oldest.is_none_or(|o| o >= cutoff_ms) {
+        if self.oldest_in(p)?.is_none_or(|o| o >= cutoff_ms) {
             return Ok((0, 0));
         }
         self.delete_returning(
             &format!("DELETE FROM {} WHERE ts_ms < ?1 RETURNING bytes", p.table()),
-            cutoff_ms,
+            [cutoff_ms],
         )
     }
 
-    fn delete_returning(&mut self, sql: &str, arg: i64) -> Result<(u64, u64)> {
+    fn delete_returning(&mut self, sql: &str, args: impl rusqlite::Params) -> Result<(u64, u64)> {
         let mut stmt = self.tx.prepare_cached(sql)?;
-        let mut rows = stmt.query([arg])?;
+        let mut rows = stmt.query(args)?;
         let (mut n, mut bytes) = (0u64, 0u64);
         while let Some(r) = rows.next()? {
             n += 1;
@@ -954,14 +935,7 @@ impl Txn<'_> {
 
     /// Oldest capture time in a partition.
     pub fn oldest_in(&mut self, p: &Partition) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+        oldest_in(&self.tx, p)
     }
 
     /// Lowest seq in a partition.
@@ -988,6 +962,17 @@ fn has_sqlite_header(path: &Path) -> std::io::Result<bool> {
     let mut head = Vec::with_capacity(16);
     f.by_ref().take(16).read_to_end(&mut head)?;
     Ok(head.is_empty() || head == b"SQLite format 3\0")
+}
+
+/// Capture time of a partition's oldest record (by seq, the rowid: O(log n)).
+fn oldest_in(conn: &Connection, p: &Partition) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT ts_ms FROM {} ORDER BY seq LIMIT 1", p.table()),
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// Creates the database file with mode 0600 if it does not exist, and narrows

@@ -602,7 +602,9 @@ impl Inner {
             return Ok(None);
         }
         let allows = |id: &str| {
-            crate::snapshot::category_index(&self.policy, id).is_some_and(|i| snap.allows_index(i))
+            self.policy
+                .category_index(id)
+                .is_some_and(|i| snap.allows_index(i))
         };
         let collected = lock(&self.collected);
         let mut device = collected.device.clone();
