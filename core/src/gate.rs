@@ -736,7 +736,10 @@ impl ConsentGate {
         let installation_id = store.meta("installation_id")?;
         let stored_hash = store.meta("policy_hash")?;
         let stored_region = store.meta("region")?;
-        let first_seen = store.first_seen()?;
+        let loaded = store.take_loaded().ok_or_else(|| GateError::Internal {
+            message: "store opened without reading its state".into(),
+        })?;
+        let mut first_seen = loaded.first_seen;
         let unseen = policy
             .purposes
             .iter()
@@ -763,6 +766,9 @@ impl ConsentGate {
                     }
                     Ok(())
                 })?;
+                for p in &policy.purposes {
+                    first_seen.entry(p.id.clone()).or_insert(policy.revision);
+                }
                 if stored_hash.is_none() {
                     store.write(true, |txn| {
                         txn.set_meta("install_revision", &policy.revision.to_string())
@@ -780,13 +786,13 @@ impl ConsentGate {
             parental_consent: store.meta("parental_consent")?.as_deref() == Some("true"),
         };
         let db = Db {
-            decisions: store.decisions()?,
-            first_seen: store.first_seen()?,
+            decisions: loaded.decisions,
+            first_seen,
             install_revision,
             installation_id,
             age,
             signals: PlatformSignals::default(),
-            queue: DiskQueue::load(&store)?,
+            queue: DiskQueue::load(&store, loaded.counts)?,
             next_expiry_ms: None,
             last_maintenance_ms: i64::MIN,
             recovery: recovery.clone(),
@@ -833,7 +839,7 @@ impl ConsentGate {
         });
         {
             let mut db = lock(&inner.db);
-            lock(&inner.buffer).next_seq = db.store.max_seq()?;
+            lock(&inner.buffer).next_seq = loaded.max_seq;
             // Retire expired or superseded decisions, purge what is no longer
             // allowed, enforce TTL and retention, and publish the snapshot.
             inner.maintain(&mut db, true)?;

@@ -114,12 +114,8 @@ pub(crate) struct DiskQueue {
 }
 
 impl DiskQueue {
-    /// Loads the figures at open.
-    pub fn load(store: &Store) -> Result<DiskQueue> {
-        let mut counts = HashMap::new();
-        for p in store.partitions() {
-            counts.insert(p.id, store.partition_counts(p)?);
-        }
+    /// The figures at open, from the partition `counts` open read.
+    pub fn load(store: &Store, counts: HashMap<i64, PartitionCounts>) -> Result<DiskQueue> {
         let num = |k: &str| -> Result<u64> {
             Ok(store.meta(k)?.and_then(|v| v.parse().ok()).unwrap_or(0))
         };

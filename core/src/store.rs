@@ -184,6 +184,16 @@ pub(crate) struct Store {
     conn: Connection,
     ledger_head: (u64, String),
     partitions: Vec<Partition>,
+    loaded: Option<Loaded>,
+}
+
+/// What opening the store read, handed once to the gate so it is not read again.
+pub(crate) struct Loaded {
+    pub decisions: HashMap<String, StoredDecision>,
+    pub first_seen: HashMap<String, u32>,
+    /// Counts per partition id.
+    pub counts: HashMap<i64, PartitionCounts>,
+    pub max_seq: u64,
 }
 
 /// Writes inside one transaction; see [`Store::write`].
@@ -278,6 +288,7 @@ impl Store {
             conn,
             ledger_head: (0, String::new()),
             partitions: Vec::new(),
+            loaded: None,
         };
         store.load_caches()?;
         Ok(store)
@@ -320,17 +331,27 @@ impl Store {
                 self.conn
                     .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         }
-        // Everything open() reads next, read once here so that damage is
+        // Everything open() needs, read here once, so that damage is
         // classified (and the file set aside) now rather than failing later.
-        self.decisions()?;
-        self.first_seen()?;
         self.deletions()?;
         self.pending_batch()?;
+        let mut counts = HashMap::new();
         for p in &self.partitions {
-            self.partition_counts(p)?;
+            counts.insert(p.id, self.partition_counts(p)?);
         }
-        self.max_seq()?;
+        self.loaded = Some(Loaded {
+            decisions: self.decisions()?,
+            first_seen: self.first_seen()?,
+            counts,
+            max_seq: self.max_seq()?,
+        });
         Ok(())
+    }
+
+    /// What open read (decisions, first sightings, queue counts, highest
+    /// seq); `None` after the first call.
+    pub fn take_loaded(&mut self) -> Option<Loaded> {
+        self.loaded.take()
     }
 
     /// The partitions that exist.
