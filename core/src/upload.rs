@@ -12,8 +12,14 @@ use flate2::Compression;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use std::sync::Arc;
+
 use crate::clock::rfc3339;
-use crate::store::QueuedRecord;
+use crate::consent::ConsentStatus;
+use crate::deletion::{DeletionStatus, DeletionTicket};
+use crate::error::{GateError, Result};
+use crate::gate::{lock, ConsentGate, Db, Inner};
+use crate::store::{BatchRow, DeletionRow, Partition, QueuedRecord};
 
 /// The SDK version sent in `User-Agent` and batch bodies.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -331,13 +337,6 @@ mod tests {
 // ---------------------------------------------------------------------------
 // The upload loop of the gate: which request goes next, and what a reply does.
 
-use std::sync::Arc;
-
-use crate::consent::ConsentStatus;
-use crate::error::{GateError, Result};
-use crate::gate::{lock, ConsentGate, Db, Inner};
-use crate::store::{BatchRow, Partition};
-
 /// A request handed out and not completed within this time is handed out again.
 const IN_FLIGHT_TIMEOUT_MS: i64 = 120_000;
 /// How soon to look again while a request is in flight.
@@ -371,15 +370,7 @@ impl ConsentGate {
         request_id: String,
         result: UploadResult,
     ) -> std::result::Result<(), GateError> {
-        self.check_open()?;
-        let inner = &self.inner;
-        let ticket = {
-            let mut db = lock(&inner.db);
-            inner.complete_upload(&mut db, &request_id, &result)?
-        };
-        if let Some(t) = ticket {
-            inner.notify_deletion(t);
-        }
+        self.complete(request_id, result)?;
         Ok(())
     }
 
@@ -399,8 +390,6 @@ impl ConsentGate {
                 }
                 UploadTask::Upload { request } => {
                     let id = request.request_id.clone();
-                    let is_deletion = self.deletion_requests().iter().any(|t| t.request_id == id);
-                    let before = self.queue_stats();
                     // An uploader that throws has not delivered anything we know of.
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         uploader.send(request)
@@ -409,35 +398,22 @@ impl ConsentGate {
                         message: "the host uploader threw".into(),
                     });
                     report.requests += 1;
-                    let reply = classify(&result);
-                    self.complete_upload(id.clone(), result)?;
-                    match (reply, is_deletion) {
-                        (Reply::Retry { .. }, _) => report.retries += 1,
-                        // Counted below once every endpoint has acknowledged.
-                        (Reply::Delivered, true) => {}
-                        (Reply::Refused(_), true) => report.deletions_failed += 1,
-                        (Reply::Delivered, false) => {
+                    match self.complete(id, result)? {
+                        Completed::Unknown => {}
+                        Completed::Batch(BatchOutcome::Delivered(n)) => {
                             report.batches_delivered += 1;
-                            report.events_delivered +=
-                                self.queue_stats().delivered - before.delivered;
+                            report.events_delivered += n;
                         }
-                        (Reply::Refused(_), false) => {
-                            report.events_rejected += self.queue_stats().rejected - before.rejected;
-                        }
-                    }
-                    if is_deletion && reply == Reply::Delivered {
-                        let acked = self.deletion_requests().iter().any(|t| {
-                            t.request_id == id
-                                && matches!(
-                                    t.status,
-                                    crate::deletion::DeletionStatus::Acknowledged { .. }
-                                )
-                        });
-                        if acked {
-                            report.deletions_acknowledged += 1;
-                        } else if gate_wants_retry(self, &id) {
-                            report.retries += 1;
-                        }
+                        Completed::Batch(BatchOutcome::Refused(n)) => report.events_rejected += n,
+                        Completed::Batch(BatchOutcome::Retry) => report.retries += 1,
+                        Completed::Deletion { ticket, retry } => match ticket.status {
+                            DeletionStatus::Acknowledged { .. } => {
+                                report.deletions_acknowledged += 1
+                            }
+                            DeletionStatus::Failed { .. } => report.deletions_failed += 1,
+                            DeletionStatus::Pending if retry => report.retries += 1,
+                            DeletionStatus::Pending => {}
+                        },
                     }
                 }
             }
@@ -446,17 +422,56 @@ impl ConsentGate {
     }
 }
 
-/// True when ticket `id` is pending with a retry scheduled (a 2xx without a
-/// receipt).
-fn gate_wants_retry(gate: &ConsentGate, id: &str) -> bool {
-    lock(&gate.inner.db)
-        .store
-        .deletions()
-        .map(|rows| {
-            rows.iter()
-                .any(|d| d.request_id == id && d.status == "pending" && d.attempts > 0)
-        })
-        .unwrap_or(false)
+impl ConsentGate {
+    /// Applies a reply under the store lock, then tells the deletion listener.
+    fn complete(&self, request_id: String, result: UploadResult) -> Result<Completed> {
+        self.check_open()?;
+        let inner = &self.inner;
+        let completed = {
+            let mut db = lock(&inner.db);
+            inner.complete_upload(&mut db, &request_id, &result)?
+        };
+        if let Completed::Deletion { ticket, .. } = &completed {
+            inner.notify_deletion(ticket.clone());
+        }
+        Ok(completed)
+    }
+}
+
+/// What one reply did to a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchOutcome {
+    /// Accepted: this many events left the queue.
+    Delivered(u64),
+    /// Refused (4xx): this many events were dropped.
+    Refused(u64),
+    /// Kept for another attempt after backoff.
+    Retry,
+}
+
+/// What one reply did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Completed {
+    /// No pending request has that id (its records were purged meanwhile).
+    Unknown,
+    /// A batch.
+    Batch(BatchOutcome),
+    /// A deletion request, as it stands after the reply, and whether another
+    /// attempt at the same endpoint is scheduled.
+    Deletion { ticket: DeletionTicket, retry: bool },
+}
+
+/// One endpoint has acknowledged a deletion request; the ticket is
+/// acknowledged when none is left.
+fn endpoint_acknowledged(d: &mut DeletionRow) {
+    if !d.pending_endpoints.is_empty() {
+        d.pending_endpoints.remove(0);
+    }
+    d.attempts = 0;
+    d.receiptless = 0;
+    if d.pending_endpoints.is_empty() {
+        d.status = "acknowledged".into();
+    }
 }
 
 impl Inner {
@@ -662,13 +677,13 @@ impl Inner {
         }))
     }
 
-    /// Applies a reply; returns the deletion ticket it changed, if any.
+    /// Applies a reply and says what it did.
     pub(crate) fn complete_upload(
         &self,
         db: &mut Db,
         request_id: &str,
         result: &UploadResult,
-    ) -> Result<Option<crate::deletion::DeletionTicket>> {
+    ) -> Result<Completed> {
         let now = self.clock.now_ms();
         db.in_flight.remove(request_id);
         let reply = classify(result);
@@ -682,22 +697,17 @@ impl Inner {
                 UploadResult::Http { body, .. } => crate::deletion::parse_receipt(body.as_deref()),
                 UploadResult::NetworkError { .. } => None,
             };
-            match (reply, receipt) {
+            let retry = match (reply, receipt) {
                 (Reply::Delivered, Some((receipt_id, status))) => {
-                    if !d.pending_endpoints.is_empty() {
-                        d.pending_endpoints.remove(0);
-                    }
                     d.receipt_id = Some(receipt_id);
                     d.receipt_status = Some(status);
-                    d.attempts = 0;
-                    d.receiptless = 0;
-                    if d.pending_endpoints.is_empty() {
-                        d.status = "acknowledged".into();
-                    }
+                    endpoint_acknowledged(&mut d);
+                    false
                 }
                 (Reply::Refused(status), _) => {
                     d.status = "failed".into();
                     d.failed_status = Some(status);
+                    false
                 }
                 // 2xx without a readable receipt: ask again (the request is
                 // idempotent), but a backend that never sends one must not
@@ -706,30 +716,31 @@ impl Inner {
                     d.attempts += 1;
                     d.receiptless += 1;
                     if d.receiptless >= RECEIPTLESS_ACCEPT_AFTER {
-                        if !d.pending_endpoints.is_empty() {
-                            d.pending_endpoints.remove(0);
-                        }
-                        d.attempts = 0;
-                        d.receiptless = 0;
-                        if d.pending_endpoints.is_empty() {
-                            d.status = "acknowledged".into();
+                        endpoint_acknowledged(&mut d);
+                        if d.status == "acknowledged" {
                             d.receipt_status = Some("accepted".into());
                         }
+                        false
                     } else {
                         d.next_attempt_ms = now + backoff_ms(d.attempts, &d.request_id, None);
+                        true
                     }
                 }
                 (Reply::Retry { retry_after_ms }, _) => {
                     d.attempts += 1;
                     d.next_attempt_ms = now + backoff_ms(d.attempts, &d.request_id, retry_after_ms);
+                    true
                 }
-            }
+            };
             db.store.write(true, |t| t.put_deletion(&d))?;
             log::debug!("consentgate: deletion request now {}", d.status);
-            return Ok(Some((&d).into()));
+            return Ok(Completed::Deletion {
+                ticket: (&d).into(),
+                retry,
+            });
         }
         let Some(b) = db.store.pending_batch_by_id(request_id)? else {
-            return Ok(None);
+            return Ok(Completed::Unknown);
         };
         let Some(p) = db
             .store
@@ -738,9 +749,9 @@ impl Inner {
             .find(|p| p.id == b.partition)
             .cloned()
         else {
-            return Ok(None);
+            return Ok(Completed::Unknown);
         };
-        match reply {
+        Ok(Completed::Batch(match reply {
             Reply::Delivered | Reply::Refused(_) => {
                 let installation_id = db.installation_id.clone();
                 let delivered = reply == Reply::Delivered;
@@ -763,9 +774,11 @@ impl Inner {
                 if delivered {
                     db.queue.delivered += n;
                     log::debug!("consentgate: batch delivered ({n} events)");
+                    BatchOutcome::Delivered(n)
                 } else {
                     db.queue.rejected += n;
                     log::warn!("consentgate: batch refused by the backend, {n} events dropped");
+                    BatchOutcome::Refused(n)
                 }
             }
             Reply::Retry { retry_after_ms } => {
@@ -774,8 +787,8 @@ impl Inner {
                 db.store
                     .write(false, |t| t.retry_batch(&b.batch_id, attempts, next))?;
                 log::debug!("consentgate: batch will be retried (attempt {attempts})");
+                BatchOutcome::Retry
             }
-        }
-        Ok(None)
+        }))
     }
 }
