@@ -3,6 +3,11 @@
 //! line every suite prints at its end.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use consentgate::{
+    Clock, ConsentGate, ConsentSource, ConsentState, GateError, OpenOptions, PurposeDecision,
+};
 
 /// True when `CONSENTGATE_SOAK=1`: suites scale their sizes up.
 pub fn soak() -> bool {
@@ -16,6 +21,33 @@ pub fn scale(normal: usize, soak_size: usize) -> usize {
     } else {
         normal
     }
+}
+
+/// Opens a gate on `dir` as an app in `region` would, with `clock`.
+pub fn open_gate(
+    dir: &Path,
+    policy: &str,
+    region: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<ConsentGate>, GateError> {
+    ConsentGate::open_with(OpenOptions {
+        data_dir: dir.to_path_buf(),
+        policy_json: Some(policy.to_string()),
+        region: Some(region.into()),
+        app_version: "consentgate-tests".into(),
+        clock,
+    })
+}
+
+/// Grants or denies one purpose from the app's settings screen.
+pub fn decide(gate: &ConsentGate, purpose: &str, granted: bool) -> Result<ConsentState, GateError> {
+    gate.set_consent(
+        vec![PurposeDecision {
+            purpose: purpose.into(),
+            granted,
+        }],
+        ConsentSource::Settings,
+    )
 }
 
 /// The repository's KZ example policy with every endpoint pointed at `url`.

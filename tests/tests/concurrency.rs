@@ -8,11 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use consentgate::{
-    ConsentGate, ConsentSource, OpenOptions, PurposeDecision, RecordOutcome, SystemClock,
-};
+use consentgate::{RecordOutcome, SystemClock};
 use consentgate_collector::{Collector, CollectorConfig};
-use consentgate_tests::{figures, policy_for, scale};
+use consentgate_tests::{decide, figures, open_gate, policy_for, scale};
 
 #[test]
 fn concurrency() {
@@ -25,13 +23,12 @@ fn concurrency() {
     };
     let collector =
         Collector::start(CollectorConfig::new(work.path().join("collector.db"))).unwrap();
-    let gate = ConsentGate::open_with(OpenOptions {
-        data_dir: work.path().join("app"),
-        policy_json: Some(policy_for(&collector.url())),
-        region: Some("KZ".into()),
-        app_version: "concurrency".into(),
-        clock: Arc::new(SystemClock),
-    })
+    let gate = open_gate(
+        &work.path().join("app"),
+        &policy_for(&collector.url()),
+        "KZ",
+        Arc::new(SystemClock),
+    )
     .unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
@@ -105,16 +102,7 @@ fn concurrency() {
             }
         }));
     }
-    let decide = |granted| {
-        gate.set_consent(
-            vec![PurposeDecision {
-                purpose: "analytics".into(),
-                granted,
-            }],
-            ConsentSource::Settings,
-        )
-        .unwrap()
-    };
+    let decide = |granted| decide(&gate, "analytics", granted).unwrap();
     for _ in 0..flips {
         decide(true);
         std::thread::sleep(Duration::from_millis(10));

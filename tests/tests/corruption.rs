@@ -40,10 +40,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use consentgate::{
-    ConsentGate, ConsentSource, ConsentState, ConsentStatus, GateError, ManualClock, OpenOptions,
-    PurposeDecision, PurposeKind, RecordOutcome, DB_FILE,
+    ConsentGate, ConsentSource, ConsentState, ConsentStatus, GateError, ManualClock, PurposeKind,
+    RecordOutcome, DB_FILE,
 };
-use consentgate_tests::{figures, scale, seed, Rng};
+use consentgate_tests::{decide, figures, open_gate, scale, seed, Rng};
 
 /// 2026-01-01T00:00:00Z: the original is written then, damaged copies are
 /// opened an hour later (well inside every TTL).
@@ -59,23 +59,7 @@ fn policy() -> String {
 }
 
 fn open(dir: &Path, now_ms: i64) -> Result<Arc<ConsentGate>, GateError> {
-    ConsentGate::open_with(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        policy_json: Some(policy()),
-        region: Some("KZ".into()),
-        app_version: "corruption-test".into(),
-        clock: Arc::new(ManualClock::new(now_ms)),
-    })
-}
-
-fn decide(gate: &ConsentGate, purpose: &str, granted: bool) -> Result<ConsentState, GateError> {
-    gate.set_consent(
-        vec![PurposeDecision {
-            purpose: purpose.into(),
-            granted,
-        }],
-        ConsentSource::Settings,
-    )
+    open_gate(dir, &policy(), "KZ", Arc::new(ManualClock::new(now_ms)))
 }
 
 fn record(gate: &ConsentGate, n: usize, tag: &str) {

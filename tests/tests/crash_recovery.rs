@@ -12,21 +12,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use consentgate::{
-    ConsentGate, ConsentSource, ConsentStatus, OpenOptions, PurposeDecision, SystemClock,
-};
+use consentgate::{ConsentGate, ConsentStatus, SystemClock};
 use consentgate_collector::{Collector, CollectorConfig};
-use consentgate_tests::{collector_events, figures, policy_for, scale, seed, Rng};
+use consentgate_tests::{
+    collector_events, decide, figures, open_gate, policy_for, scale, seed, Rng,
+};
 
 fn open(dir: &Path, policy: &str) -> Arc<ConsentGate> {
-    ConsentGate::open_with(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        policy_json: Some(policy.to_string()),
-        region: Some("KZ".into()),
-        app_version: "crash-test".into(),
-        clock: Arc::new(SystemClock),
-    })
-    .expect("open")
+    open_gate(dir, policy, "KZ", Arc::new(SystemClock)).expect("open")
 }
 
 /// Checks every request body before it leaves: no event of an epoch whose
@@ -86,16 +79,7 @@ fn crash_child() {
         forbidden: Default::default(),
     });
     println!("READY");
-    let decide = |granted: bool| {
-        gate.set_consent(
-            vec![PurposeDecision {
-                purpose: "analytics".into(),
-                granted,
-            }],
-            ConsentSource::Settings,
-        )
-        .expect("set_consent")
-    };
+    let decide = |granted: bool| decide(&gate, "analytics", granted).expect("set_consent");
     loop {
         match rng.below(100) {
             0..=39 => {

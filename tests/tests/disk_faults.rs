@@ -48,10 +48,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consentgate::{
-    AgeSignal, ConsentGate, ConsentSource, ConsentState, ConsentStatus, GateError, ManualClock,
-    OpenOptions, PurposeDecision, RecordOutcome, DB_FILE,
+    AgeSignal, ConsentGate, ConsentState, ConsentStatus, GateError, ManualClock, RecordOutcome,
+    DB_FILE,
 };
-use consentgate_tests::{figures, scale, seed, Rng};
+use consentgate_tests::{decide, figures, open_gate, scale, seed, Rng};
 
 const T0: i64 = 1_767_225_600_000;
 const PURPOSES: [&str; 3] = ["analytics", "advertising", "cross_border_transfer"];
@@ -65,24 +65,8 @@ fn policy() -> String {
 }
 
 fn open(dir: &Path) -> Result<Arc<ConsentGate>, GateError> {
-    ConsentGate::open_with(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        policy_json: Some(policy()),
-        region: Some("KZ".into()),
-        app_version: "disk-faults".into(),
-        // A clock that stands still: no maintenance write starts on its own.
-        clock: Arc::new(ManualClock::new(T0)),
-    })
-}
-
-fn decide(gate: &ConsentGate, purpose: &str, granted: bool) -> Result<ConsentState, GateError> {
-    gate.set_consent(
-        vec![PurposeDecision {
-            purpose: purpose.into(),
-            granted,
-        }],
-        ConsentSource::Settings,
-    )
+    // A clock that stands still: no maintenance write starts on its own.
+    open_gate(dir, &policy(), "KZ", Arc::new(ManualClock::new(T0)))
 }
 
 /// What the user decided, by purpose: the model every check compares with.

@@ -12,23 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use consentgate::{
-    ConsentGate, ConsentSource, DeletionStatus, ManualClock, OpenOptions, PurposeDecision,
-    UploadRequest, UploadResult, UploadTask, Uploader,
+    ConsentGate, ConsentSource, DeletionStatus, ManualClock, PurposeDecision, UploadRequest,
+    UploadResult, UploadTask, Uploader,
 };
 use consentgate_collector::{Collector, CollectorConfig};
-use consentgate_tests::{figures, policy_for, scale, seed, Rng};
+use consentgate_tests::{figures, open_gate, policy_for, scale, seed, Rng};
 
 const T0: i64 = 1_767_225_600_000;
 
 fn open(dir: &Path, policy: &str, region: &str, clock: &Arc<ManualClock>) -> Arc<ConsentGate> {
-    ConsentGate::open_with(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        policy_json: Some(policy.to_string()),
-        region: Some(region.into()),
-        app_version: "faults".into(),
-        clock: clock.clone(),
-    })
-    .expect("open")
+    open_gate(dir, policy, region, clock.clone()).expect("open")
 }
 
 /// The collector's faults plus the ones a proxy would add.
