@@ -262,7 +262,9 @@ impl Store {
                 "schema version {version} is newer than this consentgate understands ({SCHEMA_VERSION})"
             )));
         }
-        let ours: i64 = conn.query_row(
+        // The tables schema version 1 created: a file claiming a version
+        // without them is another application's.
+        let v1_tables: i64 = conn.query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
              ('meta', 'decisions', 'purposes_seen', 'ledger', 'partitions')",
             [],
@@ -270,7 +272,7 @@ impl Store {
         )?;
         let objects: i64 =
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if (version == 0 && objects > 0) || (version >= 1 && ours != 5) {
+        if (version == 0 && objects > 0) || (version >= 1 && v1_tables != 5) {
             return Err(OpenFailure::Unusable(
                 "the database belongs to another application".into(),
             ));
