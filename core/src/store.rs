@@ -337,6 +337,12 @@ impl Store {
         // classified (and the file set aside) now rather than failing later.
         self.deletions()?;
         self.pending_batch()?;
+        // Every meta value is read as text somewhere later: read them all now.
+        let mut stmt = self.conn.prepare("SELECT key, value FROM meta")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            row?;
+        }
+        drop(stmt);
         let mut counts = HashMap::new();
         for p in &self.partitions {
             counts.insert(p.id, self.partition_counts(p)?);
