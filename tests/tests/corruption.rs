@@ -580,8 +580,16 @@ fn check(o: &Original, dir: &Path, damage: &Damage) -> Result<String, String> {
     match again {
         Ok(Ok(g)) => {
             let s = g.consent_state();
-            if s.status_of("analytics") != Some(ConsentStatus::Granted) {
-                return Err("the decision made after the damage was lost at reopen".into());
+            // Damage that only surfaced once the store was written again may
+            // set the file aside at this reopen: fail-closed and reported
+            // (nothing granted, store_recovery set), the decision kept in the
+            // file set aside. Anything else must still hold the decision.
+            let recovered_fail_closed = s.store_recovery.is_some() && granted(&s).is_empty();
+            if s.status_of("analytics") != Some(ConsentStatus::Granted) && !recovered_fail_closed {
+                return Err(format!(
+                    "the decision made after the damage was lost at reopen (analytics {:?})",
+                    s.status_of("analytics")
+                ));
             }
             if !granted(&s).is_subset(&o.granted) {
                 return Err("reopen grants a purpose the original had not granted".into());
