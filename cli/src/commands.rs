@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use consentgate::ledger;
 use consentgate::policy::Policy;
 use consentgate::{
     Clock, ConsentGate, DeletionStatus, EventInput, FlushReport, GateError, ManualClock,
@@ -32,10 +33,8 @@ const APP_VERSION: &str = concat!("consentgate-cli/", env!("CARGO_PKG_VERSION"))
 pub fn run(cli: Cli) -> Result<Report, Failure> {
     match cli.command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
-        command => {
-            let fixed_clock = cli.global.now.is_some();
-            with_gate(&cli.global, |gate| on_gate(gate, command, fixed_clock))
-        }
+        Command::Ledger(command) => ledger(&cli.global, command),
+        command => with_gate(&cli.global, |gate| on_gate(gate, command, &cli.global)),
     }
 }
 
@@ -80,11 +79,36 @@ fn with_gate(
     Ok(report)
 }
 
-/// Every command that needs a data directory. `fixed_clock`: `--now` was
-/// given, so waiting for a backoff to pass would wait forever.
-fn on_gate(gate: &ConsentGate, command: Command, fixed_clock: bool) -> Result<Report, Failure> {
+/// `ledger show` and `ledger verify`: read the store without opening a gate,
+/// so a store whose ledger is broken is reported, not set aside.
+fn ledger(global: &Global, command: LedgerCommand) -> Result<Report, Failure> {
+    let data_dir = global
+        .data_dir
+        .as_deref()
+        .ok_or_else(|| Failure::bad_input("--data-dir DIR is required for this command"))?;
+    match command {
+        LedgerCommand::Show => json(serde_json::to_string_pretty(&ledger::ledger_at(data_dir)?)),
+        LedgerCommand::Verify => {
+            let check = ledger::verify_ledger_at(data_dir)?;
+            let problem = check
+                .problem
+                .unwrap_or_else(|| "the chain does not verify".into());
+            Ok(match (check.intact, check.first_bad_seq) {
+                (true, _) => Report::ok(format!("intact: {} entries", check.entries)),
+                (false, Some(seq)) => Report::negative(format!("broken at entry {seq}: {problem}")),
+                (false, None) => Report::negative(format!("broken: {problem}")),
+            })
+        }
+    }
+}
+
+/// Every command that needs an open gate. With `--now` (a fixed clock)
+/// waiting for a backoff to pass would wait forever, so it is not waited for.
+fn on_gate(gate: &ConsentGate, command: Command, global: &Global) -> Result<Report, Failure> {
+    let fixed_clock = global.now.is_some();
     match command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
+        Command::Ledger(command) => ledger(global, command),
         Command::Status => json(serde_json::to_string_pretty(&gate.consent_state())),
         Command::Consent(c) => {
             let state = match c {
@@ -123,18 +147,6 @@ fn on_gate(gate: &ConsentGate, command: Command, fixed_clock: bool) -> Result<Re
         }
         Command::Queue(QueueCommand::Stats) => {
             json(serde_json::to_string_pretty(&gate.queue_stats()))
-        }
-        Command::Ledger(LedgerCommand::Show) => json(serde_json::to_string_pretty(&gate.ledger()?)),
-        Command::Ledger(LedgerCommand::Verify) => {
-            let check = gate.verify_ledger()?;
-            let problem = check
-                .problem
-                .unwrap_or_else(|| "the chain does not verify".into());
-            Ok(match (check.intact, check.first_bad_seq) {
-                (true, _) => Report::ok(format!("intact: {} entries", check.entries)),
-                (false, Some(seq)) => Report::negative(format!("broken at entry {seq}: {problem}")),
-                (false, None) => Report::negative(format!("broken: {problem}")),
-            })
         }
         Command::Upload { endpoint, max_wait } => {
             upload(gate, endpoint.as_deref(), max_wait, fixed_clock)

@@ -97,6 +97,20 @@ pub(crate) enum Error {
     Gate(GateError),
 }
 
+impl Error {
+    /// True when SQLite reports the database file itself damaged (corrupt
+    /// pages, not a database): the store is then set aside, not retried.
+    pub(crate) fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            Error::Sqlite(e) if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            )
+        )
+    }
+}
+
 impl From<GateError> for Error {
     fn from(e: GateError) -> Self {
         Error::Gate(e)

@@ -145,6 +145,26 @@ impl DropReason {
 /// Writes a caller adds to a consent transaction.
 pub(crate) type ExtraWrites<'a> = &'a dyn Fn(&mut Txn<'_>) -> Result<()>;
 
+/// Records a store's installation: its id, the policy in force (and the
+/// revision in which each purpose was first seen) and the region.
+fn record_installation(
+    txn: &mut Txn<'_>,
+    policy: &Policy,
+    region: Option<&str>,
+    installation_id: &str,
+) -> Result<()> {
+    txn.set_meta("installation_id", installation_id)?;
+    txn.set_meta("policy_json", &policy.canonical_json)?;
+    txn.set_meta("policy_hash", &policy.hash)?;
+    if let Some(r) = region {
+        txn.set_meta("region", r)?;
+    }
+    for p in &policy.purposes {
+        txn.see_purpose(&p.id, policy.revision)?;
+    }
+    Ok(())
+}
+
 /// Buffered records that wake the writer early.
 const WAKE_AT: usize = 8192;
 /// How often the writer commits at the latest.
@@ -176,6 +196,10 @@ pub(crate) struct Db {
     /// A recovery at this or an earlier open, reported on the state until the
     /// user next decides (they have then seen the banner again).
     recovery: Option<StoreRecovery>,
+    /// Set when a write found the store damaged and it was replaced: the
+    /// decision being applied then must not clear the notice (the app has
+    /// not seen it yet).
+    recovered_now: bool,
 }
 
 /// What was collected from the host, kept in memory for batches.
@@ -755,16 +779,7 @@ impl ConsentGate {
             existing => {
                 let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 store.write(true, |txn| {
-                    txn.set_meta("installation_id", &id)?;
-                    txn.set_meta("policy_json", &policy.canonical_json)?;
-                    txn.set_meta("policy_hash", &policy.hash)?;
-                    if let Some(r) = &region {
-                        txn.set_meta("region", r)?;
-                    }
-                    for p in &policy.purposes {
-                        txn.see_purpose(&p.id, policy.revision)?;
-                    }
-                    Ok(())
+                    record_installation(txn, &policy, region.as_deref(), &id)
                 })?;
                 for p in &policy.purposes {
                     first_seen.entry(p.id.clone()).or_insert(policy.revision);
@@ -796,6 +811,7 @@ impl ConsentGate {
             next_expiry_ms: None,
             last_maintenance_ms: i64::MIN,
             recovery: recovery.clone(),
+            recovered_now: false,
             in_flight: HashMap::new(),
             store,
         };
@@ -1021,7 +1037,83 @@ impl Inner {
 
     /// [`Inner::apply`] with `erase`: also empty every partition and run the
     /// extra writes in the same transaction (a deletion request).
+    ///
+    /// Some damage SQLite finds only when a page is written. A user's
+    /// decision (a withdrawal above all) must not fail for it: the damaged
+    /// store is set aside, the gate goes on with a fresh, fail-closed one
+    /// (see [`Inner::recover_store`]) and the change is applied there.
     pub(crate) fn apply_with(
+        &self,
+        db: &mut Db,
+        changes: &[Change],
+        meta: &[(&str, Option<String>)],
+        erase: Option<ExtraWrites<'_>>,
+    ) -> Result<bool> {
+        match self.apply_once(db, changes, meta, erase) {
+            Err(e) if e.is_damage() => {
+                self.recover_store(db, &e)?;
+                let applied = self.apply_once(db, changes, meta, erase);
+                db.recovered_now = false;
+                applied
+            }
+            other => other,
+        }
+    }
+
+    /// Sets aside a store found damaged while writing and continues on a
+    /// fresh one, as open would have: every purpose unset, the queue empty,
+    /// a new installation id, `store_recovery` reported. Carried over, as
+    /// the user must not lose them: pending deletion tickets (if they can
+    /// still be read) and the age signal.
+    fn recover_store(&self, db: &mut Db, damage: &Error) -> Result<()> {
+        let now = self.clock.now_ms();
+        let tickets = db.store.deletions().unwrap_or_default();
+        let moved_to = db.store.set_aside_and_reopen(now)?;
+        let recovery = StoreRecovery {
+            reason: format!("the database was found damaged while writing ({damage})"),
+            moved_to: moved_to.display().to_string(),
+        };
+        log::warn!("consentgate: store damaged while writing; moved aside, continuing fail-closed");
+        let id = uuid::Uuid::new_v4().to_string();
+        let policy = &self.policy;
+        db.store.write(true, |txn| {
+            txn.set_meta("store_recovery_reason", &recovery.reason)?;
+            txn.set_meta("store_recovery_moved_to", &recovery.moved_to)?;
+            record_installation(txn, policy, self.region.as_deref(), &id)?;
+            txn.set_meta("install_revision", &policy.revision.to_string())?;
+            if let Some(age) = db.age.age_years {
+                txn.set_meta("age_years", &age.to_string())?;
+            }
+            txn.set_meta("parental_consent", &db.age.parental_consent.to_string())?;
+            for t in &tickets {
+                txn.put_deletion(t)?;
+            }
+            Ok(())
+        })?;
+        let loaded = db.store.take_loaded().ok_or_else(|| GateError::Internal {
+            message: "store reopened without reading its state".into(),
+        })?;
+        db.decisions = loaded.decisions;
+        db.first_seen = policy
+            .purposes
+            .iter()
+            .map(|p| (p.id.clone(), policy.revision))
+            .collect();
+        db.install_revision = policy.revision;
+        db.installation_id = id;
+        db.queue = DiskQueue::load(&db.store, loaded.counts)?;
+        db.next_expiry_ms = None;
+        db.in_flight.clear();
+        db.recovery = Some(recovery);
+        lock(&self.collected).user_id = None;
+        lock(&self.buffer).purge(0);
+        // Publishes the fail-closed snapshot (nothing to write).
+        self.maintain(db, false)?;
+        db.recovered_now = true;
+        Ok(())
+    }
+
+    fn apply_once(
         &self,
         db: &mut Db,
         changes: &[Change],
@@ -1085,6 +1177,7 @@ impl Inner {
         let policy = &self.policy;
         let installation_id = db.installation_id.clone();
         let clears_recovery = db.recovery.is_some()
+            && !db.recovered_now
             && changes.iter().any(|c| {
                 matches!(
                     c.source,

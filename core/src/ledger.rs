@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::clock::rfc3339;
 use crate::consent::{ConsentSource, ConsentStatus};
-use crate::policy::{sha256_hex, Policy};
+use sha2::{Digest, Sha256};
+
+use crate::policy::{hex, Policy};
 
 /// The `prev_hash` of the first entry of a chain.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -62,44 +64,107 @@ pub struct LedgerCheck {
 }
 
 /// The canonical form hashed for an entry: fixed field order, compact JSON.
+/// Borrowed, so the store can check rows it has not copied out.
 #[derive(Serialize)]
-struct Canonical<'a> {
-    seq: u64,
-    txn: u64,
-    at_ms: i64,
-    purpose: &'a str,
-    status: &'a str,
-    source: &'a str,
-    policy_id: &'a str,
-    revision: u32,
-    policy_hash: &'a str,
-    app_version: &'a str,
-    region: Option<&'a str>,
-    installation_id: &'a str,
+pub(crate) struct Canonical<'a> {
+    pub seq: u64,
+    pub txn: u64,
+    pub at_ms: i64,
+    pub purpose: &'a str,
+    pub status: &'a str,
+    pub source: &'a str,
+    pub policy_id: &'a str,
+    pub revision: u32,
+    pub policy_hash: &'a str,
+    pub app_version: &'a str,
+    pub region: Option<&'a str>,
+    pub installation_id: &'a str,
+}
+
+impl<'a> Canonical<'a> {
+    /// The canonical form of `e`.
+    pub fn of(e: &'a LedgerEntry) -> Self {
+        Canonical {
+            seq: e.seq,
+            txn: e.txn,
+            at_ms: e.at_ms,
+            purpose: &e.purpose,
+            status: e.status.as_str(),
+            source: e.source.as_str(),
+            policy_id: &e.policy_id,
+            revision: e.revision,
+            policy_hash: &e.policy_hash,
+            app_version: &e.app_version,
+            region: e.region.as_deref(),
+            installation_id: &e.installation_id,
+        }
+    }
+
+    /// sha256 over `prev_hash` and this form, serialized into `buf` (reused
+    /// between entries: this runs for every entry at every open).
+    fn digest(&self, prev_hash: &str, buf: &mut Vec<u8>) -> [u8; 32] {
+        buf.clear();
+        buf.extend_from_slice(prev_hash.as_bytes());
+        self.write_json(buf);
+        Sha256::digest(buf.as_slice()).into()
+    }
+
+    /// Appends the compact JSON serde_json makes of this struct (the bytes
+    /// the chain has always hashed), without its per-field machinery: open
+    /// hashes every entry. `serde_json_and_write_json_agree` holds them equal.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        fn text(out: &mut Vec<u8>, s: &str) {
+            if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+                // Escaping is rare here; serde_json does it exactly.
+                let _ = serde_json::to_writer(&mut *out, s);
+            } else {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            }
+        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
+            r#"{{"seq":{},"txn":{},"at_ms":{},"purpose":"#,
+            self.seq, self.txn, self.at_ms
+        );
+        text(out, self.purpose);
+        out.extend_from_slice(br#","status":"#);
+        text(out, self.status);
+        out.extend_from_slice(br#","source":"#);
+        text(out, self.source);
+        out.extend_from_slice(br#","policy_id":"#);
+        text(out, self.policy_id);
+        let _ = write!(out, r#","revision":{},"policy_hash":"#, self.revision);
+        text(out, self.policy_hash);
+        out.extend_from_slice(br#","app_version":"#);
+        text(out, self.app_version);
+        out.extend_from_slice(br#","region":"#);
+        match self.region {
+            Some(r) => text(out, r),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(br#","installation_id":"#);
+        text(out, self.installation_id);
+        out.push(b'}');
+    }
 }
 
 /// Computes the hash an entry must carry, given its `prev_hash`.
 pub(crate) fn entry_hash(e: &LedgerEntry) -> String {
-    let c = Canonical {
-        seq: e.seq,
-        txn: e.txn,
-        at_ms: e.at_ms,
-        purpose: &e.purpose,
-        status: e.status.as_str(),
-        source: e.source.as_str(),
-        policy_id: &e.policy_id,
-        revision: e.revision,
-        policy_hash: &e.policy_hash,
-        app_version: &e.app_version,
-        region: e.region.as_deref(),
-        installation_id: &e.installation_id,
-    };
-    // Serializing a struct of strings and integers cannot fail.
-    let body = serde_json::to_string(&c).unwrap_or_default();
-    let mut buf = String::with_capacity(64 + body.len());
-    buf.push_str(&e.prev_hash);
-    buf.push_str(&body);
-    sha256_hex(buf.as_bytes())
+    hex(&Canonical::of(e).digest(&e.prev_hash, &mut Vec::with_capacity(512)))
+}
+
+/// True when `hex_text` is the lowercase hex of `digest`.
+fn hex_is(hex_text: &str, digest: &[u8; 32]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let t = hex_text.as_bytes();
+    t.len() == 64
+        && digest.iter().enumerate().all(|(i, &b)| {
+            t[2 * i] == DIGITS[usize::from(b >> 4)] && t[2 * i + 1] == DIGITS[usize::from(b & 0x0f)]
+        })
 }
 
 /// Where the retained chain starts: after pruning, the last pruned entry's
@@ -119,52 +184,131 @@ impl Default for Anchor {
     }
 }
 
+/// Checks a chain one entry at a time, from its anchor, so a long ledger is
+/// verified while it is read rather than after it is collected.
+pub(crate) struct ChainCheck {
+    prev_seq: u64,
+    prev_hash: String,
+    entries: u64,
+    broken: Option<(u64, String)>,
+    buf: Vec<u8>,
+}
+
+impl ChainCheck {
+    /// Starts at `anchor` (the genesis for an unpruned ledger).
+    pub fn new(anchor: &Anchor) -> Self {
+        ChainCheck {
+            prev_seq: anchor.seq,
+            prev_hash: anchor.hash.clone(),
+            entries: 0,
+            broken: None,
+            buf: Vec::with_capacity(512),
+        }
+    }
+
+    /// Checks the next entry; entries after the first bad one are ignored.
+    pub fn push(&mut self, e: &LedgerEntry) {
+        self.push_parts(&Canonical::of(e), &e.prev_hash, &e.hash);
+    }
+
+    /// [`ChainCheck::push`] for an entry given as its canonical form and
+    /// its two hashes.
+    pub fn push_parts(&mut self, c: &Canonical<'_>, prev_hash: &str, hash: &str) {
+        if self.broken.is_some() {
+            return;
+        }
+        self.entries += 1;
+        let problem = if c.seq != self.prev_seq + 1 {
+            Some(format!(
+                "entry {} follows entry {}: an entry is missing or out of order",
+                c.seq, self.prev_seq
+            ))
+        } else if prev_hash != self.prev_hash {
+            Some(format!(
+                "entry {} does not link to the entry before it",
+                c.seq
+            ))
+        } else if !hex_is(hash, &c.digest(prev_hash, &mut self.buf)) {
+            Some(format!(
+                "entry {} was altered: its hash does not match its content",
+                c.seq
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => self.broken = Some((c.seq, problem)),
+            None => {
+                self.prev_seq = c.seq;
+                self.prev_hash.clear();
+                self.prev_hash.push_str(hash);
+            }
+        }
+    }
+
+    /// Joins the check of the entries that follow: `later` must have
+    /// started at this check's last entry (its seq and stored hash) as its
+    /// anchor. The first break of the two, earlier first, is kept.
+    pub fn then(self, later: ChainCheck) -> ChainCheck {
+        ChainCheck {
+            entries: self.entries + later.entries,
+            broken: self.broken.or(later.broken),
+            prev_seq: later.prev_seq,
+            prev_hash: later.prev_hash,
+            buf: self.buf,
+        }
+    }
+
+    /// The outcome so far.
+    pub fn finish(self) -> LedgerCheck {
+        match self.broken {
+            Some((seq, problem)) => LedgerCheck {
+                intact: false,
+                entries: self.entries,
+                first_bad_seq: Some(seq),
+                problem: Some(problem),
+            },
+            None => LedgerCheck {
+                intact: true,
+                entries: self.entries,
+                first_bad_seq: None,
+                problem: None,
+            },
+        }
+    }
+}
+
 /// Checks `entries` (in seq order) against `anchor`, naming the first entry
 /// whose link, hash or position is wrong.
 pub(crate) fn verify<'a>(
     anchor: &Anchor,
     entries: impl IntoIterator<Item = &'a LedgerEntry>,
 ) -> LedgerCheck {
-    let mut prev_seq = anchor.seq;
-    let mut prev_hash = anchor.hash.as_str();
-    let mut n = 0u64;
+    let mut check = ChainCheck::new(anchor);
     for e in entries {
-        n += 1;
-        let problem = if e.seq != prev_seq + 1 {
-            Some(format!(
-                "entry {} follows entry {prev_seq}: an entry is missing or out of order",
-                e.seq
-            ))
-        } else if e.prev_hash != prev_hash {
-            Some(format!(
-                "entry {} does not link to the entry before it",
-                e.seq
-            ))
-        } else if entry_hash(e) != e.hash {
-            Some(format!(
-                "entry {} was altered: its hash does not match its content",
-                e.seq
-            ))
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return LedgerCheck {
-                intact: false,
-                entries: n,
-                first_bad_seq: Some(e.seq),
-                problem: Some(problem),
-            };
-        }
-        prev_seq = e.seq;
-        prev_hash = &e.hash;
+        check.push(e);
     }
-    LedgerCheck {
-        intact: true,
-        entries: n,
-        first_bad_seq: None,
-        problem: None,
-    }
+    check.finish()
+}
+
+/// The retained ledger of the store in `data_dir`, read without opening a
+/// gate: nothing is written, no policy is needed, and a store that opening
+/// would set aside (for instance because this very ledger does not verify)
+/// stays where it is to be examined.
+///
+/// ```no_run
+/// let entries = consentgate::ledger::ledger_at(std::path::Path::new("/data/app/consentgate"))?;
+/// println!("{} entries", entries.len());
+/// # Ok::<(), consentgate::GateError>(())
+/// ```
+pub fn ledger_at(data_dir: &std::path::Path) -> Result<Vec<LedgerEntry>, crate::GateError> {
+    Ok(crate::store::inspect_ledger(data_dir)?.0)
+}
+
+/// Verifies the ledger of the store in `data_dir` without opening a gate
+/// (see [`ledger_at`]): intact, or the first entry that is not.
+pub fn verify_ledger_at(data_dir: &std::path::Path) -> Result<LedgerCheck, crate::GateError> {
+    Ok(crate::store::inspect_ledger(data_dir)?.1)
 }
 
 /// Consent receipts, one per consent event (entries sharing a `txn`), shaped
@@ -209,4 +353,48 @@ pub(crate) fn receipts(policy: &Policy, entries: &[LedgerEntry]) -> Value {
         }));
     }
     Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_json_and_write_json_agree() {
+        let odd = [
+            "",
+            "plain",
+            "quote\"d",
+            "back\\slash",
+            "tab\tnew\nline",
+            "\u{1}\u{1f}",
+            "ünï ✓ 🦀",
+            "/slash",
+        ];
+        for (i, s) in odd.iter().enumerate() {
+            for region in [None, Some(*s)] {
+                let c = Canonical {
+                    seq: i as u64,
+                    txn: u64::MAX,
+                    at_ms: i64::MIN + i as i64,
+                    purpose: s,
+                    status: "granted",
+                    source: s,
+                    policy_id: s,
+                    revision: u32::MAX,
+                    policy_hash: s,
+                    app_version: s,
+                    region,
+                    installation_id: s,
+                };
+                let mut fast = Vec::new();
+                c.write_json(&mut fast);
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    serde_json::to_string(&c).unwrap(),
+                    "{s:?}"
+                );
+            }
+        }
+    }
 }

@@ -29,6 +29,7 @@ pub mod device;
 mod error;
 pub mod event;
 mod gate;
+mod integrity;
 pub mod ledger;
 mod logging;
 pub mod policy;

@@ -15,15 +15,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{
-    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
+    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
 
 use crate::consent::{ConsentSource, ConsentStatus, PromptReason, StoreRecovery, StoredDecision};
 use crate::error::{Error, Result};
-use crate::ledger::{Anchor, LedgerEntry};
+use crate::integrity::{self, Head, LedgerScan, HEAD_SUFFIX};
+use crate::ledger::{Anchor, Canonical, LedgerCheck, LedgerEntry};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "consentgate.db";
+
+/// Ledgers at least this long are verified at open in two halves at once.
+const SPLIT_LEDGER_SCAN_AT: u64 = 2048;
 
 /// The schema version this code writes. A newer file is not ours to touch.
 const SCHEMA_VERSION: i64 = 2;
@@ -182,6 +186,8 @@ impl From<Error> for OpenFailure {
 /// The open database.
 pub(crate) struct Store {
     conn: Connection,
+    /// The database file (the head marker sits beside it).
+    path: PathBuf,
     ledger_head: (u64, String),
     partitions: Vec<Partition>,
     loaded: Option<Loaded>,
@@ -241,10 +247,19 @@ impl Store {
                 "a directory stands where the database file should be".into(),
             ));
         }
-        if !has_sqlite_header(path).map_err(|e| OpenFailure::Fatal(e.into()))? {
+        if !path.exists() {
+            if let Some(problem) = integrity::fresh_problem(path) {
+                return Err(OpenFailure::Unusable(problem));
+            }
+        }
+        let header = read_header(path).map_err(|e| OpenFailure::Fatal(e.into()))?;
+        if !header.is_empty() && !header.starts_with(b"SQLite format 3\0") {
             return Err(OpenFailure::Unusable(
                 "the file is not a SQLite database".into(),
             ));
+        }
+        if let Some(problem) = integrity::header_problem(&header) {
+            return Err(OpenFailure::Unusable(problem));
         }
         create_private(path).map_err(|e| OpenFailure::Fatal(e.into()))?;
         let conn = Connection::open(path)?;
@@ -277,6 +292,11 @@ impl Store {
                 "the database belongs to another application".into(),
             ));
         }
+        if objects == 0 {
+            if let Some(problem) = integrity::fresh_problem(path) {
+                return Err(OpenFailure::Unusable(problem));
+            }
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("consentgate: journal_mode is {mode}, not wal");
@@ -286,8 +306,10 @@ impl Store {
         for v in version..SCHEMA_VERSION {
             upgrade_from(&conn, v)?;
         }
+        check_schema(&conn)?;
         let mut store = Store {
             conn,
+            path: path.to_path_buf(),
             ledger_head: (0, String::new()),
             partitions: Vec::new(),
             loaded: None,
@@ -308,7 +330,7 @@ impl Store {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
             )
             .optional()?
-            .unwrap_or((anchor.seq, anchor.hash));
+            .unwrap_or_else(|| (anchor.seq, anchor.hash.clone()));
         let mut stmt = self
             .conn
             .prepare("SELECT id, categories FROM partitions ORDER BY id")?;
@@ -343,17 +365,140 @@ impl Store {
             row?;
         }
         drop(stmt);
-        let mut counts = HashMap::new();
-        for p in &self.partitions {
-            counts.insert(p.id, self.partition_counts(p)?);
+        // The ledger is verified and the decisions checked against it, and
+        // both against the head marker (see `integrity`), before anything is
+        // trusted. The ledger and the queue are the long reads of open: a
+        // long ledger's first half is scanned on a second, read-only
+        // connection while this one counts the queue and scans the rest.
+        let marker = integrity::read_head(&self.path);
+        let split = if self.ledger_head.0.saturating_sub(anchor.seq) >= SPLIT_LEDGER_SCAN_AT {
+            self.conn
+                .query_row(
+                    "SELECT seq, hash FROM ledger WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+                    [((anchor.seq + self.ledger_head.0) / 2) as i64],
+                    |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+                )
+                .optional()?
+        } else {
+            None
+        };
+        let (counts, scan) = match split {
+            None => {
+                let counts = self.all_partition_counts()?;
+                let mut scan = LedgerScan::new(&anchor, marker.clone());
+                scan_ledger(&self.conn, &mut scan, None, None)?;
+                (counts, scan)
+            }
+            Some((mid, mid_hash)) => {
+                let path = &self.path;
+                let first_half = || {
+                    let conn = Connection::open_with_flags(
+                        path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    let mut scan = LedgerScan::new(&anchor, marker.clone());
+                    scan_ledger(&conn, &mut scan, None, Some(mid)).map(|()| scan)
+                };
+                let second_half = || {
+                    let counts = self.all_partition_counts()?;
+                    let from = Anchor {
+                        seq: mid,
+                        hash: mid_hash.clone(),
+                    };
+                    let mut scan = LedgerScan::new(&from, marker.clone());
+                    scan_ledger(&self.conn, &mut scan, Some(mid), None).map(|()| (counts, scan))
+                };
+                let (first, second) = std::thread::scope(|s| {
+                    match std::thread::Builder::new()
+                        .name("consentgate-open".into())
+                        .spawn_scoped(s, first_half)
+                    {
+                        Ok(t) => {
+                            let second = second_half();
+                            let first = t.join().unwrap_or_else(|_| {
+                                Err(Error::Invalid("the ledger scan panicked".into()))
+                            });
+                            (first, second)
+                        }
+                        // No thread to be had: one after the other.
+                        Err(_) => (first_half(), second_half()),
+                    }
+                });
+                let (counts, second) = second?;
+                (counts, first?.then(second))
+            }
+        };
+        let decisions = self.decisions()?;
+        let head = Head {
+            seq: self.ledger_head.0,
+            hash: self.ledger_head.1.clone(),
+        };
+        scan.finish(&decisions, &head, &anchor)
+            .map_err(OpenFailure::Unusable)?;
+        self.probe_writes()?;
+        if head.seq > 0 && marker.as_ref() != Some(&head) {
+            self.write_head();
         }
         self.loaded = Some(Loaded {
-            decisions: self.decisions()?,
+            decisions,
             first_seen: self.first_seen()?,
             counts,
             max_seq: self.max_seq()?,
         });
         Ok(())
+    }
+
+    /// Makes the writes a consent change makes — rewrite the stored
+    /// decisions and settings, append to the ledger, allocate pages and free
+    /// them again — in a transaction that is rolled back, so the file stays
+    /// as it was. Some damage (header fields, the free-page list, a page
+    /// only read when a row is appended) SQLite notices only when writing:
+    /// found here, the file is set aside at open instead of refusing the
+    /// user's next decision.
+    fn probe_writes(&self) -> std::result::Result<(), OpenFailure> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch(
+            "UPDATE meta SET value = value;
+             UPDATE decisions SET status = status;
+             INSERT INTO ledger(seq, txn, at_ms, purpose, status, source, policy_id, revision, \
+                 policy_hash, app_version, region, installation_id, prev_hash, hash) \
+                 SELECT coalesce(max(seq), 0) + 1, 0, 0, '', '', '', '', 0, '', '', NULL, '', '', '' \
+                 FROM ledger;
+             CREATE TABLE consentgate_probe(x BLOB);
+             INSERT INTO consentgate_probe VALUES (zeroblob(16384));
+             DROP TABLE consentgate_probe;",
+        )?;
+        tx.rollback()?;
+        Ok(())
+    }
+
+    /// Replaces a store found damaged while writing: closes it, moves the
+    /// file aside as open would, and opens a fresh one in its place. Returns
+    /// where the damaged file went. If it cannot be moved, the damaged store
+    /// is opened again and the error returned.
+    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<PathBuf> {
+        let placeholder = Connection::open_in_memory()?;
+        let damaged = std::mem::replace(&mut self.conn, placeholder);
+        // Closed before the move, so SQLite does not clean up files by a name
+        // that will then be the fresh store's.
+        if let Err((_, e)) = damaged.close() {
+            log::warn!("consentgate: damaged store did not close cleanly: {e}");
+        }
+        let moved_to = match set_aside(&self.path, now_ms) {
+            Ok(p) => p,
+            Err(e) => {
+                self.conn = Connection::open(&self.path)?;
+                return Err(e);
+            }
+        };
+        *self = match Store::try_open(&self.path) {
+            Ok(fresh) => fresh,
+            Err(OpenFailure::Fatal(e)) => return Err(e),
+            Err(OpenFailure::Unusable(r)) => {
+                return Err(Error::Invalid(format!("fresh store unusable: {r}")))
+            }
+        };
+        Ok(moved_to)
     }
 
     /// What open read (decisions, first sightings, queue counts, highest
@@ -440,14 +585,22 @@ impl Store {
 
     /// The whole retained ledger in order.
     pub fn ledger(&self) -> Result<Vec<LedgerEntry>> {
+        let mut out = Vec::new();
+        self.for_each_ledger_entry(|e| out.push(e))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each retained ledger entry in seq order.
+    fn for_each_ledger_entry(&self, mut f: impl FnMut(LedgerEntry)) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
              app_version, region, installation_id, prev_hash, hash FROM ledger ORDER BY seq",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
             let status: String = r.get(4)?;
             let source: String = r.get(5)?;
-            Ok(LedgerEntry {
+            f(LedgerEntry {
                 seq: r.get::<_, i64>(0)? as u64,
                 txn: r.get::<_, i64>(1)? as u64,
                 at_ms: r.get(2)?,
@@ -464,9 +617,31 @@ impl Store {
                 installation_id: r.get(11)?,
                 prev_hash: r.get(12)?,
                 hash: r.get(13)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            });
+        }
+        Ok(())
+    }
+
+    /// Rewrites the head marker for the ledger head now committed. A failure
+    /// (a full disk) is logged and otherwise harmless: a marker that lags
+    /// the database is accepted at open, only one that runs ahead is not.
+    fn write_head(&self) {
+        let head = Head {
+            seq: self.ledger_head.0,
+            hash: self.ledger_head.1.clone(),
+        };
+        if let Err(e) = integrity::write_head(&self.path, &head) {
+            log::warn!("consentgate: ledger head marker not updated: {e}");
+        }
+    }
+
+    /// Counts of every partition, by partition id.
+    fn all_partition_counts(&self) -> Result<HashMap<i64, PartitionCounts>> {
+        let mut counts = HashMap::new();
+        for p in &self.partitions {
+            counts.insert(p.id, self.partition_counts(p)?);
+        }
+        Ok(counts)
     }
 
     /// Counts of one partition.
@@ -624,7 +799,13 @@ impl Store {
         }
         match result {
             Ok((out, head)) => {
+                let moved = head != self.ledger_head;
                 self.ledger_head = head;
+                if moved {
+                    // Only now: the commit is on disk (consent writes are
+                    // durable), so the marker never runs ahead of it.
+                    self.write_head();
+                }
                 Ok(out)
             }
             Err(e) => {
@@ -782,11 +963,8 @@ impl Txn<'_> {
             id: self.tx.last_insert_rowid(),
             categories: categories.to_string(),
         };
-        self.tx.execute_batch(&format!(
-            "CREATE TABLE {}(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, name TEXT NOT NULL, \
-             props TEXT, bytes INTEGER NOT NULL)",
-            p.table()
-        ))?;
+        self.tx
+            .execute_batch(&format!("CREATE TABLE {}{EVENTS_COLUMNS}", p.table()))?;
         self.partitions.push(p.clone());
         Ok(p)
     }
@@ -978,19 +1156,116 @@ impl Txn<'_> {
     }
 }
 
-/// False when the file exists, is not empty, and does not start with SQLite's
-/// 16-byte magic header (SQLite would treat a short file as empty and
-/// overwrite it).
-fn has_sqlite_header(path: &Path) -> std::io::Result<bool> {
+/// Feeds the retained ledger entries with `after < seq <= upto` (either
+/// bound open when `None`) to `scan`,
+/// in seq order, without copying the rows out (open reads the whole ledger
+/// every time).
+fn scan_ledger(
+    conn: &Connection,
+    scan: &mut LedgerScan,
+    after: Option<u64>,
+    upto: Option<u64>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
+         app_version, region, installation_id, prev_hash, hash FROM ledger \
+         WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query(params![
+        after.map_or(i64::MIN, |a| a as i64),
+        upto.map_or(i64::MAX, |u| u as i64)
+    ])?;
+    while let Some(r) = rows.next()? {
+        let str_at = |i: usize| -> rusqlite::Result<&str> {
+            text_at(r, i)?.ok_or_else(|| {
+                rusqlite::Error::InvalidColumnType(i, String::new(), rusqlite::types::Type::Null)
+            })
+        };
+        let c = Canonical {
+            seq: r.get::<_, i64>(0)? as u64,
+            txn: r.get::<_, i64>(1)? as u64,
+            at_ms: r.get(2)?,
+            purpose: str_at(3)?,
+            // As in `ledger()`: an unreadable status or source is hashed
+            // as its fallback, so the entry fails verification.
+            status: ConsentStatus::parse(str_at(4)?)
+                .unwrap_or(ConsentStatus::Unset)
+                .as_str(),
+            source: ConsentSource::parse(str_at(5)?)
+                .unwrap_or(ConsentSource::Migration)
+                .as_str(),
+            policy_id: str_at(6)?,
+            revision: r.get::<_, i64>(7)? as u32,
+            policy_hash: str_at(8)?,
+            app_version: str_at(9)?,
+            region: text_at(r, 10)?,
+            installation_id: str_at(11)?,
+        };
+        scan.push(&c, str_at(12)?, str_at(13)?);
+    }
+    Ok(())
+}
+
+/// Column `i` of `r` as borrowed text (`None` for NULL); any other type is
+/// an error, as `get::<String>` would make it.
+fn text_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    use rusqlite::types::{Type, ValueRef};
+    match r.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            String::new(),
+            other.data_type(),
+        )),
+    }
+}
+
+/// The retained ledger of the store in `dir` and its verification, read
+/// through a read-only connection: inspecting a store (the CLI's `ledger`
+/// commands) must not change it, nor set a damaged one aside as opening a
+/// gate would.
+pub(crate) fn inspect_ledger(dir: &Path) -> Result<(Vec<LedgerEntry>, LedgerCheck)> {
+    let path = dir.join(DB_FILE);
+    if !path.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} holds no consentgate database",
+            dir.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let store = Store {
+        conn,
+        path,
+        ledger_head: (0, String::new()),
+        partitions: Vec::new(),
+        loaded: None,
+    };
+    let anchor = store.ledger_anchor()?;
+    let entries = store.ledger()?;
+    let check = crate::ledger::verify(&anchor, &entries);
+    Ok((entries, check))
+}
+
+/// The file's first 100 bytes (SQLite's header), fewer if it is shorter;
+/// empty when it does not exist (SQLite would treat a short file as empty and
+/// overwrite it, so the caller checks the magic).
+fn read_header(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = match fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut head = Vec::with_capacity(16);
-    f.by_ref().take(16).read_to_end(&mut head)?;
-    Ok(head.is_empty() || head == b"SQLite format 3\0")
+    let mut head = Vec::with_capacity(100);
+    f.by_ref().take(100).read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// Capture time of a partition's oldest record (by seq, the rowid: O(log n)).
@@ -1031,60 +1306,156 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Moves an unusable database (and its WAL and shared-memory files) aside as
-/// `<name>.corrupt-<ms>` so nothing is lost and a fresh store can be created.
+/// Moves an unusable database (and its WAL, shared-memory and head-marker
+/// files) aside as `<name>.corrupt-<ms>` so nothing is lost and a fresh store
+/// can be created. Returns where the database went, or where its marker went
+/// when the database file itself was missing.
 fn set_aside(path: &Path, now_ms: i64) -> Result<PathBuf> {
+    let side = |p: &Path, suffix: &str| PathBuf::from(format!("{}{suffix}", p.display()));
     let mut target = PathBuf::from(format!("{}.corrupt-{now_ms}", path.display()));
     let mut n = 1;
-    while target.exists() {
+    while target.exists() || side(&target, HEAD_SUFFIX).exists() {
         target = PathBuf::from(format!("{}.corrupt-{now_ms}.{n}", path.display()));
         n += 1;
     }
-    fs::rename(path, &target)?;
+    let main_moved = match fs::rename(path, &target) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e.into()),
+    };
     for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", path.display()));
-        if side.exists() {
-            let _ = fs::rename(&side, format!("{}{suffix}", target.display()));
+        if side(path, suffix).exists() {
+            let _ = fs::rename(side(path, suffix), side(&target, suffix));
+        }
+    }
+    // The marker must go: a fresh store would not match it.
+    if side(path, HEAD_SUFFIX).exists() {
+        fs::rename(side(path, HEAD_SUFFIX), side(&target, HEAD_SUFFIX))?;
+        if !main_moved {
+            return Ok(side(&target, HEAD_SUFFIX));
         }
     }
     Ok(target)
 }
 
-/// Upgrades the schema from `version` to `version + 1`.
+/// Every table of the schema: the schema version that added it and the
+/// statement that creates it. Open compares each table's stored statement
+/// with this one (whitespace aside), so a file whose schema text was damaged
+/// is set aside at open rather than failing every write later.
+const TABLES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "meta",
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    ),
+    (
+        1,
+        "decisions",
+        "CREATE TABLE decisions(purpose TEXT PRIMARY KEY, status TEXT NOT NULL, \
+        decided_at_ms INTEGER NOT NULL, source TEXT NOT NULL, revision INTEGER NOT NULL, \
+        reason TEXT) WITHOUT ROWID",
+    ),
+    (
+        1,
+        "purposes_seen",
+        "CREATE TABLE purposes_seen(purpose TEXT PRIMARY KEY, \
+        first_revision INTEGER NOT NULL) WITHOUT ROWID",
+    ),
+    (
+        1,
+        "ledger",
+        "CREATE TABLE ledger(seq INTEGER PRIMARY KEY, txn INTEGER NOT NULL, \
+        at_ms INTEGER NOT NULL, purpose TEXT NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL, \
+        policy_id TEXT NOT NULL, revision INTEGER NOT NULL, policy_hash TEXT NOT NULL, \
+        app_version TEXT NOT NULL, region TEXT, installation_id TEXT NOT NULL, \
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    ),
+    (
+        1,
+        "partitions",
+        "CREATE TABLE partitions(id INTEGER PRIMARY KEY, categories TEXT NOT NULL UNIQUE)",
+    ),
+    (
+        2,
+        "batches",
+        "CREATE TABLE batches(batch_id TEXT PRIMARY KEY, partition INTEGER NOT NULL, \
+        first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, endpoint TEXT NOT NULL, \
+        created_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL)",
+    ),
+    (
+        2,
+        "deletions",
+        "CREATE TABLE deletions(request_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, \
+        installation_ids TEXT NOT NULL, user_id TEXT, reason TEXT, endpoints TEXT NOT NULL, \
+        pending_endpoints TEXT NOT NULL, policy_id TEXT NOT NULL, revision INTEGER NOT NULL, \
+        status TEXT NOT NULL, receipt_id TEXT, receipt_status TEXT, failed_status INTEGER, \
+        attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL, \
+        receiptless INTEGER NOT NULL DEFAULT 0)",
+    ),
+    (
+        2,
+        "endpoints_used",
+        "CREATE TABLE endpoints_used(installation_id TEXT NOT NULL, \
+        endpoint TEXT NOT NULL, PRIMARY KEY(installation_id, endpoint)) WITHOUT ROWID",
+    ),
+];
+
+/// The columns of every partition's queue table, `events_<id>`.
+const EVENTS_COLUMNS: &str = "(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, \
+    name TEXT NOT NULL, props TEXT, bytes INTEGER NOT NULL)";
+
+/// Upgrades the schema from `version` to `version + 1`: creates the tables
+/// that version added and sets `user_version`, in one transaction.
 fn upgrade_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
-    let sql = match version {
-        0 => {
-            "BEGIN;
-             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-             CREATE TABLE decisions(purpose TEXT PRIMARY KEY, status TEXT NOT NULL,
-                 decided_at_ms INTEGER NOT NULL, source TEXT NOT NULL, revision INTEGER NOT NULL,
-                 reason TEXT) WITHOUT ROWID;
-             CREATE TABLE purposes_seen(purpose TEXT PRIMARY KEY, first_revision INTEGER NOT NULL) WITHOUT ROWID;
-             CREATE TABLE ledger(seq INTEGER PRIMARY KEY, txn INTEGER NOT NULL, at_ms INTEGER NOT NULL,
-                 purpose TEXT NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL, policy_id TEXT NOT NULL,
-                 revision INTEGER NOT NULL, policy_hash TEXT NOT NULL, app_version TEXT NOT NULL,
-                 region TEXT, installation_id TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-             CREATE TABLE partitions(id INTEGER PRIMARY KEY, categories TEXT NOT NULL UNIQUE);
-             PRAGMA user_version = 1;
-             COMMIT;"
+    let mut sql = String::from("BEGIN;");
+    for (_, _, create) in TABLES.iter().filter(|(v, _, _)| *v == version + 1) {
+        sql.push_str(create);
+        sql.push(';');
+    }
+    sql.push_str(&format!("PRAGMA user_version = {}; COMMIT;", version + 1));
+    conn.execute_batch(&sql)
+}
+
+/// Checks that every table of the schema, and each partition's queue table,
+/// was created by the statement this code uses (compared with runs of
+/// whitespace folded, as SQLite keeps the text as written).
+fn check_schema(conn: &Connection) -> std::result::Result<(), OpenFailure> {
+    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut stmt = conn.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table'")?;
+    let stored: HashMap<String, String> = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?
+        .filter_map(|r| match r {
+            Ok((name, Some(sql))) => Some(Ok((name, fold(&sql)))),
+            Ok((_, None)) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    let mut partitions = conn.prepare("SELECT id FROM partitions")?;
+    let events = partitions
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .map(|id| {
+            id.map(|id| {
+                let name = format!("events_{id}");
+                let create = format!("CREATE TABLE {name}{EVENTS_COLUMNS}");
+                (name, create)
+            })
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let fixed = TABLES
+        .iter()
+        .map(|(_, name, create)| (name.to_string(), create.to_string()));
+    for (name, create) in fixed.chain(events) {
+        match stored.get(&name) {
+            Some(sql) if *sql == fold(&create) => {}
+            Some(_) => {
+                return Err(OpenFailure::Unusable(format!(
+                    "the definition of table {name} is not the one consentgate wrote"
+                )))
+            }
+            None => return Err(OpenFailure::Unusable(format!("table {name} is missing"))),
         }
-        1 => {
-            "BEGIN;
-             CREATE TABLE batches(batch_id TEXT PRIMARY KEY, partition INTEGER NOT NULL,
-                 first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, endpoint TEXT NOT NULL,
-                 created_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
-             CREATE TABLE deletions(request_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,
-                 installation_ids TEXT NOT NULL, user_id TEXT, reason TEXT, endpoints TEXT NOT NULL,
-                 pending_endpoints TEXT NOT NULL, policy_id TEXT NOT NULL, revision INTEGER NOT NULL,
-                 status TEXT NOT NULL, receipt_id TEXT, receipt_status TEXT, failed_status INTEGER,
-                 attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,
-                 receiptless INTEGER NOT NULL DEFAULT 0);
-             CREATE TABLE endpoints_used(installation_id TEXT NOT NULL, endpoint TEXT NOT NULL,
-                 PRIMARY KEY(installation_id, endpoint)) WITHOUT ROWID;
-             PRAGMA user_version = 2;
-             COMMIT;"
-        }
-        _ => return Ok(()),
-    };
-    conn.execute_batch(sql)
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use consentgate::{ConsentSource, ConsentStatus, DB_FILE};
+use consentgate::{ledger, ConsentSource, ConsentStatus, DB_FILE};
 
 #[test]
 fn g5_every_change_appends_a_chained_entry_with_its_context() {
@@ -57,11 +57,22 @@ fn g5_editing_a_ledger_row_with_sql_is_named_by_verify() {
     conn.execute("UPDATE ledger SET status = 'granted' WHERE seq = 5", [])
         .unwrap();
     drop(conn);
-    let gate = open(dir.path(), &example_kz(), &c);
-    let check = gate.verify_ledger().unwrap();
+    // Inspected without a gate: the store is read, not changed.
+    let check = ledger::verify_ledger_at(dir.path()).unwrap();
     assert!(!check.intact);
     assert_eq!(check.first_bad_seq, Some(5));
     assert!(check.problem.unwrap().contains("entry 5"));
+    assert_eq!(ledger::ledger_at(dir.path()).unwrap().len(), 6);
+    // A gate does not run on it: set aside, fail-closed, and says why.
+    let gate = open(dir.path(), &example_kz(), &c);
+    let state = gate.consent_state();
+    let r = state
+        .store_recovery
+        .expect("a broken ledger is not trusted");
+    assert!(r.reason.contains("entry 5"), "{}", r.reason);
+    assert!(state.needs_prompt);
+    assert!(!gate.allows_str("usage_events"));
+    assert!(std::path::Path::new(&r.moved_to).is_file());
 }
 
 #[test]
@@ -76,9 +87,48 @@ fn g5_deleting_a_ledger_row_is_named_by_verify() {
     conn.execute("DELETE FROM ledger WHERE seq = 2", [])
         .unwrap();
     drop(conn);
-    let gate = open(dir.path(), &example_kz(), &c);
-    let check = gate.verify_ledger().unwrap();
+    let check = ledger::verify_ledger_at(dir.path()).unwrap();
     assert_eq!(check.first_bad_seq, Some(3), "{check:?}");
+    let gate = open(dir.path(), &example_kz(), &c);
+    let r = gate.consent_state().store_recovery.expect("recovered");
+    assert!(r.reason.contains("entry 3"), "{}", r.reason);
+}
+
+#[test]
+fn g5_a_stored_decision_the_ledger_does_not_back_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    {
+        let gate = open(dir.path(), &example_kz(), &c);
+        grant(&gate, "analytics", false);
+    }
+    // The decision flipped behind the ledger's back.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute(
+        "UPDATE decisions SET status = 'granted' WHERE purpose = 'analytics'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert!(ledger::verify_ledger_at(dir.path()).unwrap().intact);
+    let gate = open(dir.path(), &example_kz(), &c);
+    assert!(!gate.allows_str("usage_events"));
+    let r = gate.consent_state().store_recovery.expect("recovered");
+    assert!(r.reason.contains("analytics"), "{}", r.reason);
+}
+
+#[test]
+fn g5_inspecting_a_directory_without_a_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = ledger::verify_ledger_at(dir.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("holds no consentgate database"),
+        "{e}"
+    );
+    assert!(
+        !dir.path().join(DB_FILE).exists(),
+        "inspection created a file"
+    );
 }
 
 #[test]
@@ -126,5 +176,72 @@ fn g8_ledger_retention_prunes_old_entries_and_keeps_the_chain_verifiable() {
     // The latest entry of every purpose is kept.
     for p in ["analytics", "advertising", "cross_border_transfer"] {
         assert!(ledger.iter().any(|e| e.purpose == p), "{p}");
+    }
+}
+
+/// Copies the files of data directory `from` into a fresh one.
+fn copy_store(from: &std::path::Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.path().join(e.file_name())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn g5_a_long_ledger_is_verified_whole_at_open() {
+    // Long enough that open verifies it in two halves at once.
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let head = {
+        let gate = open(dir.path(), &example_kz(), &c);
+        for i in 0..760 {
+            if i % 2 == 0 {
+                gate.accept_all(ConsentSource::Banner).unwrap();
+            } else {
+                gate.reject_all(ConsentSource::Settings).unwrap();
+            }
+        }
+        let n = gate.ledger().unwrap().len() as u64;
+        assert!(n > 2100, "{n} entries");
+        n
+    };
+    let intact = copy_store(dir.path());
+    let gate = open(intact.path(), &example_kz(), &c);
+    assert!(gate.consent_state().store_recovery.is_none());
+    assert_eq!(gate.verify_ledger().unwrap().entries, head);
+    drop(gate);
+    for (what, sql, named) in [
+        (
+            "early",
+            "UPDATE ledger SET at_ms = at_ms + 1 WHERE seq = 10".to_string(),
+            10,
+        ),
+        (
+            "late",
+            format!("UPDATE ledger SET purpose = 'x' WHERE seq = {}", head - 5),
+            head - 5,
+        ),
+        (
+            "at the middle",
+            format!("DELETE FROM ledger WHERE seq = {}", head / 2 + 1),
+            head / 2 + 2,
+        ),
+    ] {
+        let d = copy_store(dir.path());
+        let conn = rusqlite::Connection::open(d.path().join(DB_FILE)).unwrap();
+        conn.execute(&sql, []).unwrap();
+        drop(conn);
+        let gate = open(d.path(), &example_kz(), &c);
+        let r = gate
+            .consent_state()
+            .store_recovery
+            .unwrap_or_else(|| panic!("{what}: a broken ledger was trusted"));
+        assert!(
+            r.reason.contains(&format!("entry {named}")),
+            "{what}: {}",
+            r.reason
+        );
     }
 }

@@ -20,6 +20,7 @@ fn corrupt_files(dir: &std::path::Path) -> Vec<String> {
             n.starts_with(&format!("{DB_FILE}.corrupt-"))
                 && !n.ends_with("-wal")
                 && !n.ends_with("-shm")
+                && !n.ends_with("-head")
         })
         .collect()
 }
@@ -176,7 +177,11 @@ fn database_file_is_private_to_the_app() {
     let dir = tempfile::tempdir().unwrap();
     let gate = open(dir.path(), &example_kz(), &clock());
     grant(&gate, "analytics", true);
-    for f in [DB_FILE.to_string(), format!("{DB_FILE}-wal")] {
+    for f in [
+        DB_FILE.to_string(),
+        format!("{DB_FILE}-wal"),
+        format!("{DB_FILE}-head"),
+    ] {
         let mode = std::fs::metadata(dir.path().join(&f))
             .unwrap()
             .permissions()
