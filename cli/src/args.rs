@@ -207,9 +207,12 @@ pub enum QueueCommand {
 /// `ledger …`
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    /// Print the retained ledger entries as a JSON array.
+    /// Print the retained ledger entries as a JSON array (read-only).
     Show,
     /// Check the hash chain: exit 0 intact, 1 with the first bad entry named.
+    ///
+    /// Reads the store without opening it for the app: a store whose ledger
+    /// is broken is reported here, where opening a gate would set it aside.
     Verify,
 }
 

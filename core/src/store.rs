@@ -455,7 +455,21 @@ impl Store {
     /// only read when a row is appended) SQLite notices only when writing:
     /// found here, the file is set aside at open instead of refusing the
     /// user's next decision.
+    /// A store the environment makes read-only (a read-only directory or
+    /// file) cannot be probed: it opens as before, readable, and its writes
+    /// fail with `Storage`. (A header that makes SQLite open the file
+    /// read-only was rejected earlier, by [`integrity::header_problem`].)
     fn probe_writes(&self) -> std::result::Result<(), OpenFailure> {
+        match self.try_probe_writes() {
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ReadOnly) => {
+                log::info!("consentgate: store is read-only here; writes will fail");
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn try_probe_writes(&self) -> rusqlite::Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute_batch(
             "UPDATE meta SET value = value;
@@ -468,8 +482,7 @@ impl Store {
              INSERT INTO consentgate_probe VALUES (zeroblob(16384));
              DROP TABLE consentgate_probe;",
         )?;
-        tx.rollback()?;
-        Ok(())
+        tx.rollback()
     }
 
     /// Replaces a store found damaged while writing: closes it, moves the
