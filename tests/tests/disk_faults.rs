@@ -903,17 +903,41 @@ fn done() {
 // ---------------------------------------------------------------------------
 // Regression test for a defect found while writing the bad-input table.
 
-/// The `consentgate` binary built beside this test binary, if any.
-fn cli_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("consentgate");
-    bin.is_file().then_some(bin)
+/// The `consentgate` binary of this build profile, built first when this
+/// crate's tests run on their own (`cargo test -p consentgate-tests` does not
+/// build another package's binaries).
+fn cli_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let bin = profile_dir.join("consentgate");
+    if !bin.is_file() {
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "consentgate-cli",
+                "--bin",
+                "consentgate",
+            ])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p consentgate-cli failed");
+    }
+    bin
 }
 
 #[test]
 fn f_cli_output_to_a_full_disk_exits_3() {
     use std::os::unix::process::CommandExt;
-    let bin = cli_binary().expect("build the CLI first: cargo build -p consentgate-cli");
+    let bin = cli_binary();
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = fs::File::create(tmp.path().join("out.json")).expect("stdout file");
     let mut cmd = Command::new(bin);
