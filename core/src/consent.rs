@@ -164,7 +164,8 @@ pub struct PurposeState {
     pub reason: Option<PromptReason>,
 }
 
-/// How a corrupt or unreadable store was recovered at open.
+/// How a damaged, foreign or rolled-back store was set aside and replaced by
+/// a fresh, fail-closed one: at open, or when a consent write found it damaged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct StoreRecovery {
     /// Why the old file could not be used (no personal data).
@@ -193,8 +194,11 @@ pub struct ConsentState {
     pub age_restricted: bool,
     /// True while a Global Privacy Control signal is in force.
     pub gpc: bool,
-    /// Set when the store was found corrupt at open and started afresh
-    /// (fail-closed); stays set for the life of this gate.
+    /// Set when the store was found unusable (at open, or by a consent
+    /// write) and started afresh, fail-closed: every earlier decision is
+    /// gone, so the app should say why it asks again. Reported, also by
+    /// later opens, until the user next decides through the banner, the
+    /// settings or the API.
     pub store_recovery: Option<StoreRecovery>,
     /// Increases with every committed change in this process: a host that
     /// mirrors the state keeps the highest version it has seen, and tags
