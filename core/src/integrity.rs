@@ -25,6 +25,9 @@ use crate::ledger::{Anchor, Canonical, ChainCheck};
 /// Appended to the database file's name for the head marker.
 pub(crate) const HEAD_SUFFIX: &str = "-head";
 
+/// The highest ledger head open accepts (half of `i64::MAX`).
+const MAX_HEAD_SEQ: u64 = (i64::MAX as u64) / 2;
+
 /// First line of a marker file.
 const HEAD_MAGIC: &str = "consentgate ledger head 1";
 
@@ -176,6 +179,15 @@ impl LedgerScan {
         let check = self.chain.finish();
         if let Some(problem) = check.problem {
             return Err(format!("the consent ledger does not verify: {problem}"));
+        }
+        // Seqs are SQLite integers: past i64::MAX they were negative on
+        // disk, and a head anywhere near it leaves no room to append (no real
+        // ledger gets within 2^62 entries of it).
+        if head.seq > MAX_HEAD_SEQ {
+            return Err(format!(
+                "the consent ledger's seqs run out of range (entry {})",
+                head.seq
+            ));
         }
         for (purpose, d) in decisions {
             if self.latest.get(purpose) != Some(&(d.status, d.source, d.decided_at_ms, d.revision))

@@ -218,7 +218,7 @@ impl ChainCheck {
             return;
         }
         self.entries += 1;
-        let problem = if c.seq != self.prev_seq + 1 {
+        let problem = if self.prev_seq.checked_add(1) != Some(c.seq) {
             Some(format!(
                 "entry {} follows entry {}: an entry is missing or out of order",
                 c.seq, self.prev_seq

@@ -375,7 +375,9 @@ impl Store {
             self.conn
                 .query_row(
                     "SELECT seq, hash FROM ledger WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
-                    [((anchor.seq + self.ledger_head.0) / 2) as i64],
+                    // Any split point reads every row once, in the same
+                    // order as one scan would; this one halves a sound ledger.
+                    [(anchor.seq + (self.ledger_head.0 - anchor.seq) / 2) as i64],
                     |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
                 )
                 .optional()?
@@ -898,7 +900,12 @@ impl Txn<'_> {
     /// Appends a ledger entry, filling in `seq`, `prev_hash` and `hash`
     /// (and `txn` when it is 0: the entry then starts a new event).
     pub fn append_ledger(&mut self, mut e: LedgerEntry) -> Result<LedgerEntry> {
-        e.seq = self.head.0 + 1;
+        e.seq = self
+            .head
+            .0
+            .checked_add(1)
+            .filter(|s| i64::try_from(*s).is_ok())
+            .ok_or_else(|| Error::Invalid("the consent ledger has no seq left".into()))?;
         if e.txn == 0 {
             e.txn = e.seq;
         }

@@ -606,7 +606,13 @@ impl Inner {
         if crate::queue::partition_purposes(&self.policy, &p.categories) & !snap.granted != 0 {
             return Ok(None);
         }
-        let max = (b.last_seq - b.first_seq + 1) as usize;
+        // A damaged row (last before first, a range wider than any batch)
+        // yields an empty or bounded read, never an overflow.
+        let max = b
+            .last_seq
+            .checked_sub(b.first_seq)
+            .and_then(|d| d.checked_add(1))
+            .map_or(0, |n| n.min(self.policy.limits.max_batch_events) as usize);
         let records: Vec<_> = db
             .store
             .records(p, b.first_seq.saturating_sub(1), max)?

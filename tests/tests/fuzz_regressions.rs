@@ -13,14 +13,24 @@
 //! here: 10 good events rejected with the one bad one); `export_data` showed
 //! its properties as `null`. Fixed in core commit b5fa3a0 (properties are
 //! parsed into a value); these tests keep it fixed.
+//!
+//! `ledger_verify`, once it also opened a gate on each fuzzed ledger, found
+//! arithmetic on seqs read from disk that overflowed (a panic in a debug
+//! build, a wrapped seq in a release one): the chain check after an entry or
+//! anchor at `u64::MAX`, the append after a head at the end of SQLite's
+//! integers, and the split point of a long ledger's scan; the upload path
+//! had the same on a damaged batch row (`last_seq` before `first_seq`).
+//! The `ledger_*` and `batch_*` tests below replay each through the public
+//! API.
 
 use std::sync::Arc;
 
 use consentgate::{
-    ConsentGate, ConsentSource, GateError, ManualClock, OpenOptions, PurposeDecision,
+    ledger, ConsentGate, ConsentSource, GateError, ManualClock, OpenOptions, PurposeDecision,
+    UploadTask, DB_FILE,
 };
 use consentgate_collector::{Collector, CollectorConfig};
-use consentgate_tests::policy_for;
+use consentgate_tests::{decide, policy_for};
 
 /// The crashing inputs, as found (trailing blanks kept) and minimised.
 const ACCEPTED_BUT_UNREADABLE: [&str; 5] = [
@@ -97,4 +107,84 @@ fn g7_one_unreadable_event_does_not_lose_its_batch() {
         matches!(poisoned, Err(GateError::InvalidArgument { .. })),
         "the unreadable properties were accepted: {poisoned:?}"
     );
+}
+
+/// Runs `sql` on the closed store in `dir`.
+fn edit(dir: &std::path::Path, sql: &str) {
+    let c = rusqlite::Connection::open(dir.join(DB_FILE)).expect("open the store");
+    c.execute_batch(sql).expect("edit");
+}
+
+#[test]
+fn ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    decide(&gate, "analytics", true).expect("grant");
+    gate.close().expect("close");
+    drop(gate);
+    edit(
+        tmp.path(),
+        "INSERT OR REPLACE INTO meta(key, value) VALUES
+             ('ledger_anchor_seq', '18446744073709551615'),
+             ('ledger_anchor_hash', 'x');",
+    );
+    let check = ledger::verify_ledger_at(tmp.path()).expect("inspect");
+    assert!(!check.intact);
+    assert_eq!(check.first_bad_seq, Some(1), "{check:?}");
+    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    assert!(gate.consent_state().store_recovery.is_some());
+    assert!(!gate.allows_str("usage_events"));
+}
+
+#[test]
+fn ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    gate.close().expect("close");
+    drop(gate);
+    // No entries, an anchor at i64::MAX: the chain is intact, but the next
+    // entry's seq would not fit.
+    edit(
+        tmp.path(),
+        "INSERT OR REPLACE INTO meta(key, value) VALUES
+             ('ledger_anchor_seq', '9223372036854775807'),
+             ('ledger_anchor_hash', 'x');",
+    );
+    assert!(
+        ledger::verify_ledger_at(tmp.path())
+            .expect("inspect")
+            .intact
+    );
+    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let r = gate.consent_state().store_recovery.expect("set aside");
+    assert!(r.reason.contains("out of range"), "{}", r.reason);
+    decide(&gate, "analytics", true).expect("a decision can be recorded");
+    assert_eq!(gate.ledger().expect("ledger")[0].seq, 1);
+}
+
+#[test]
+fn batch_row_ending_before_it_starts_is_dropped_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    decide(&gate, "analytics", true).expect("grant");
+    for i in 0..5 {
+        gate.record_event("screen_view".into(), Some(format!(r#"{{"i":{i}}}"#)))
+            .expect("record");
+    }
+    gate.persist().expect("persist");
+    let UploadTask::Upload { .. } = gate.next_upload().expect("next") else {
+        panic!("a batch is built")
+    };
+    gate.close().expect("close");
+    drop(gate);
+    edit(tmp.path(), "UPDATE batches SET last_seq = first_seq - 1;");
+    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    match gate.next_upload().expect("next upload") {
+        UploadTask::Upload { request } => {
+            let body = String::from_utf8_lossy(&request.body).into_owned();
+            assert!(!request.body.is_empty(), "{body}");
+        }
+        other => panic!("the queued events go out in a new batch, got {other:?}"),
+    }
+    assert_eq!(gate.queue_stats().events, 5);
 }

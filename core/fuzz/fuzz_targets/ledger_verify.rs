@@ -9,6 +9,12 @@
 //! the verifier run) with mutations anywhere: gaps, reordered or negative
 //! seqs, wrong links, altered hashes, odd strings, wrong SQL types.
 //!
+//! Each input is also opened as a store of its own (a copy whose decisions
+//! are the ledger's latest entries): open must never panic, and must run on
+//! the copy exactly when the chain rule calls it intact, setting it aside
+//! otherwise (the open-time scan reads rows without copying them out: this
+//! holds it to the same rule as `verify_ledger`).
+//!
 //! `verify_ledger` must never panic, and must agree with an independent
 //! re-implementation of the chain rule over the entries `ledger()` returns:
 //! intact exactly when every seq follows its predecessor, every `prev_hash`
@@ -184,6 +190,69 @@ fn oracle(anchor: (u64, &str), entries: &[LedgerEntry]) -> Option<u64> {
     None
 }
 
+/// Opening a gate on a copy of the store (its decisions rewritten to be the
+/// latest ledger entry of each purpose, so only the chain decides) must never
+/// panic, and must never run on a chain the rule rejects: it opens intact
+/// exactly when the chain is intact and its head leaves room to append, and
+/// sets the copy aside otherwise.
+fn check_open(st: &State, entries: &[LedgerEntry], intact: bool) {
+    let dir = tempfile::Builder::new()
+        .prefix("cg-fuzz-open")
+        .tempdir_in(
+            st._dir
+                .path()
+                .parent()
+                .unwrap_or(std::path::Path::new("/tmp")),
+        )
+        .expect("temp dir");
+    let db = dir.path().join(consentgate::DB_FILE);
+    st.conn
+        .lock()
+        .expect("conn")
+        .execute("VACUUM INTO ?1", [db.display().to_string()])
+        .expect("copy the store");
+    let copy = Connection::open(&db).expect("open the copy");
+    copy.execute("DELETE FROM decisions", [])
+        .expect("clear decisions");
+    let mut latest = std::collections::BTreeMap::new();
+    for e in entries {
+        latest.insert(e.purpose.clone(), e);
+    }
+    for (purpose, e) in latest {
+        copy.execute(
+            "INSERT INTO decisions(purpose, status, decided_at_ms, source, revision, reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+            params![
+                purpose,
+                e.status.as_str(),
+                e.at_ms,
+                e.source.as_str(),
+                e.revision
+            ],
+        )
+        .expect("decision");
+    }
+    drop(copy);
+    let gate = ConsentGate::open_with(OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        policy_json: Some(POLICY.to_string()),
+        region: Some("KZ".into()),
+        app_version: "fuzz".into(),
+        clock: Arc::new(ManualClock::new(1_767_225_600_000)),
+    });
+    match gate {
+        Ok(g) => {
+            let recovered = g.consent_state().store_recovery;
+            assert_eq!(
+                recovered.is_none(),
+                intact,
+                "open on a chain the rule calls intact={intact}: {recovered:?}"
+            );
+        }
+        Err(e) => panic!("open failed instead of recovering: {e}"),
+    }
+}
+
 const STATUS: [&str; 3] = ["granted", "denied", "unset"];
 const SOURCE: [&str; 8] = [
     "banner",
@@ -332,6 +401,14 @@ fuzz_target!(|input: Input| {
     }
     let check = st.gate.verify_ledger();
     let entries = st.gate.ledger();
+    if let Ok(entries) = &entries {
+        // Open also refuses a chain whose head seq leaves no room to append
+        // (above i64::MAX / 2; past i64::MAX it was negative on disk).
+        let head = entries.last().map_or(anchor.0, |e| e.seq);
+        let usable =
+            oracle((anchor.0, &anchor.1), entries).is_none() && head <= i64::MAX as u64 / 2;
+        check_open(st, &entries[..], usable);
+    }
     match (check, entries) {
         (Ok(check), Ok(entries)) => {
             let expected = oracle((anchor.0, &anchor.1), &entries);
