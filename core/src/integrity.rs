@@ -62,13 +62,13 @@ pub(crate) fn read_head(db: &Path) -> Option<Head> {
             return None;
         }
         let (seq, hash) = lines.next()?.split_once(' ')?;
-        let hash_ok = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
-        hash_ok.then(|| {
-            Some(Head {
-                seq: seq.parse().ok()?,
-                hash: hash.to_string(),
-            })
-        })?
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(Head {
+            seq: seq.parse().ok()?,
+            hash: hash.to_string(),
+        })
     })();
     if parsed.is_none() {
         log::warn!("consentgate: ledger head marker damaged; not checked");
