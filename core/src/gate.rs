@@ -614,9 +614,7 @@ impl ConsentGate {
     /// Verifies the hash chain and names the first bad entry.
     pub fn verify_ledger(&self) -> std::result::Result<LedgerCheck, GateError> {
         let db = lock(&self.inner.db);
-        let anchor = db.store.ledger_anchor()?;
-        let entries = db.store.ledger()?;
-        Ok(ledger::verify(&anchor, &entries))
+        Ok(db.store.verify_ledger()?)
     }
 
     /// Everything stored locally about the user, as one JSON document (the

@@ -154,11 +154,7 @@ impl LedgerScan {
         if self.marker.as_ref().is_some_and(|m| m.seq == c.seq) {
             self.at_marker = Some(hash.to_string());
         }
-        let (status, source) = (
-            ConsentStatus::parse(c.status).unwrap_or(ConsentStatus::Unset),
-            ConsentSource::parse(c.source).unwrap_or(ConsentSource::Migration),
-        );
-        let latest = (status, source, c.at_ms, c.revision);
+        let latest = (c.status, c.source, c.at_ms, c.revision);
         match self.latest.get_mut(c.purpose) {
             Some(l) => *l = latest,
             None => {

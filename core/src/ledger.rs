@@ -71,8 +71,8 @@ pub(crate) struct Canonical<'a> {
     pub txn: u64,
     pub at_ms: i64,
     pub purpose: &'a str,
-    pub status: &'a str,
-    pub source: &'a str,
+    pub status: ConsentStatus,
+    pub source: ConsentSource,
     pub policy_id: &'a str,
     pub revision: u32,
     pub policy_hash: &'a str,
@@ -89,14 +89,34 @@ impl<'a> Canonical<'a> {
             txn: e.txn,
             at_ms: e.at_ms,
             purpose: &e.purpose,
-            status: e.status.as_str(),
-            source: e.source.as_str(),
+            status: e.status,
+            source: e.source,
             policy_id: &e.policy_id,
             revision: e.revision,
             policy_hash: &e.policy_hash,
             app_version: &e.app_version,
             region: e.region.as_deref(),
             installation_id: &e.installation_id,
+        }
+    }
+
+    /// The owned entry this form and its two hashes make.
+    pub fn to_entry(&self, prev_hash: &str, hash: &str) -> LedgerEntry {
+        LedgerEntry {
+            seq: self.seq,
+            txn: self.txn,
+            at_ms: self.at_ms,
+            purpose: self.purpose.to_string(),
+            status: self.status,
+            source: self.source,
+            policy_id: self.policy_id.to_string(),
+            revision: self.revision,
+            policy_hash: self.policy_hash.to_string(),
+            app_version: self.app_version.to_string(),
+            region: self.region.map(str::to_string),
+            installation_id: self.installation_id.to_string(),
+            prev_hash: prev_hash.to_string(),
+            hash: hash.to_string(),
         }
     }
 
@@ -132,9 +152,9 @@ impl<'a> Canonical<'a> {
         );
         text(out, self.purpose);
         out.extend_from_slice(br#","status":"#);
-        text(out, self.status);
+        text(out, self.status.as_str());
         out.extend_from_slice(br#","source":"#);
-        text(out, self.source);
+        text(out, self.source.as_str());
         out.extend_from_slice(br#","policy_id":"#);
         text(out, self.policy_id);
         let _ = write!(out, r#","revision":{},"policy_hash":"#, self.revision);
@@ -206,13 +226,8 @@ impl ChainCheck {
         }
     }
 
-    /// Checks the next entry; entries after the first bad one are ignored.
-    pub fn push(&mut self, e: &LedgerEntry) {
-        self.push_parts(&Canonical::of(e), &e.prev_hash, &e.hash);
-    }
-
-    /// [`ChainCheck::push`] for an entry given as its canonical form and
-    /// its two hashes.
+    /// Checks the next entry, given as its canonical form and its two
+    /// hashes; entries after the first bad one are ignored.
     pub fn push_parts(&mut self, c: &Canonical<'_>, prev_hash: &str, hash: &str) {
         if self.broken.is_some() {
             return;
@@ -278,19 +293,6 @@ impl ChainCheck {
     }
 }
 
-/// Checks `entries` (in seq order) against `anchor`, naming the first entry
-/// whose link, hash or position is wrong.
-pub(crate) fn verify<'a>(
-    anchor: &Anchor,
-    entries: impl IntoIterator<Item = &'a LedgerEntry>,
-) -> LedgerCheck {
-    let mut check = ChainCheck::new(anchor);
-    for e in entries {
-        check.push(e);
-    }
-    check.finish()
-}
-
 /// The retained ledger of the store in `data_dir`, read without opening a
 /// gate: nothing is written, no policy is needed, and a store that opening
 /// would set aside (for instance because this very ledger does not verify)
@@ -302,13 +304,20 @@ pub(crate) fn verify<'a>(
 /// # Ok::<(), consentgate::GateError>(())
 /// ```
 pub fn ledger_at(data_dir: &std::path::Path) -> Result<Vec<LedgerEntry>, crate::GateError> {
-    Ok(crate::store::inspect_ledger(data_dir)?.0)
+    Ok(crate::store::read_ledger(&crate::store::open_read_only(
+        data_dir,
+    )?)?)
 }
 
 /// Verifies the ledger of the store in `data_dir` without opening a gate
-/// (see [`ledger_at`]): intact, or the first entry that is not.
+/// (see [`ledger_at`]): intact, or the first entry that is not. It checks
+/// the chain only: a store it calls intact may still be set aside when a
+/// gate opens it (a stored decision the ledger does not back, the head
+/// marker beside the file).
 pub fn verify_ledger_at(data_dir: &std::path::Path) -> Result<LedgerCheck, crate::GateError> {
-    Ok(crate::store::inspect_ledger(data_dir)?.1)
+    Ok(crate::store::verify_ledger(&crate::store::open_read_only(
+        data_dir,
+    )?)?)
 }
 
 /// Consent receipts, one per consent event (entries sharing a `txn`), shaped
@@ -378,8 +387,8 @@ mod tests {
                     txn: u64::MAX,
                     at_ms: i64::MIN + i as i64,
                     purpose: s,
-                    status: "granted",
-                    source: s,
+                    status: ConsentStatus::Granted,
+                    source: ConsentSource::AgeGate,
                     policy_id: s,
                     revision: u32::MAX,
                     policy_hash: s,

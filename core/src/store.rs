@@ -21,7 +21,7 @@ use rusqlite::{
 use crate::consent::{ConsentSource, ConsentStatus, PromptReason, StoreRecovery, StoredDecision};
 use crate::error::{Error, Result};
 use crate::integrity::{self, Head, LedgerScan, HEAD_SUFFIX};
-use crate::ledger::{Anchor, Canonical, LedgerCheck, LedgerEntry};
+use crate::ledger::{Anchor, Canonical, ChainCheck, LedgerCheck, LedgerEntry};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "consentgate.db";
@@ -388,7 +388,7 @@ impl Store {
             None => {
                 let counts = self.all_partition_counts()?;
                 let mut scan = LedgerScan::new(&anchor, marker.clone());
-                scan_ledger(&self.conn, &mut scan, None, None)?;
+                each_ledger_entry(&self.conn, None, None, |c, p, h| scan.push(c, p, h))?;
                 (counts, scan)
             }
             Some((mid, mid_hash)) => {
@@ -399,7 +399,8 @@ impl Store {
                         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )?;
                     let mut scan = LedgerScan::new(&anchor, marker.clone());
-                    scan_ledger(&conn, &mut scan, None, Some(mid)).map(|()| scan)
+                    each_ledger_entry(&conn, None, Some(mid), |c, p, h| scan.push(c, p, h))
+                        .map(|()| scan)
                 };
                 let second_half = || {
                     let counts = self.all_partition_counts()?;
@@ -408,7 +409,8 @@ impl Store {
                         hash: mid_hash.clone(),
                     };
                     let mut scan = LedgerScan::new(&from, marker.clone());
-                    scan_ledger(&self.conn, &mut scan, Some(mid), None).map(|()| (counts, scan))
+                    each_ledger_entry(&self.conn, Some(mid), None, |c, p, h| scan.push(c, p, h))
+                        .map(|()| (counts, scan))
                 };
                 let (first, second) = std::thread::scope(|s| {
                     match std::thread::Builder::new()
@@ -590,51 +592,17 @@ impl Store {
 
     /// Where the retained ledger starts.
     pub fn ledger_anchor(&self) -> Result<Anchor> {
-        let seq = self.meta("ledger_anchor_seq")?.and_then(|s| s.parse().ok());
-        let hash = self.meta("ledger_anchor_hash")?;
-        Ok(match (seq, hash) {
-            (Some(seq), Some(hash)) => Anchor { seq, hash },
-            _ => Anchor::default(),
-        })
+        ledger_anchor(&self.conn)
     }
 
     /// The whole retained ledger in order.
     pub fn ledger(&self) -> Result<Vec<LedgerEntry>> {
-        let mut out = Vec::new();
-        self.for_each_ledger_entry(|e| out.push(e))?;
-        Ok(out)
+        read_ledger(&self.conn)
     }
 
-    /// Calls `f` with each retained ledger entry in seq order.
-    fn for_each_ledger_entry(&self, mut f: impl FnMut(LedgerEntry)) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
-             app_version, region, installation_id, prev_hash, hash FROM ledger ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let status: String = r.get(4)?;
-            let source: String = r.get(5)?;
-            f(LedgerEntry {
-                seq: r.get::<_, i64>(0)? as u64,
-                txn: r.get::<_, i64>(1)? as u64,
-                at_ms: r.get(2)?,
-                purpose: r.get(3)?,
-                // An unreadable status or source fails verification through the
-                // hash (the canonical form uses the parsed value).
-                status: ConsentStatus::parse(&status).unwrap_or(ConsentStatus::Unset),
-                source: ConsentSource::parse(&source).unwrap_or(ConsentSource::Migration),
-                policy_id: r.get(6)?,
-                revision: r.get::<_, i64>(7)? as u32,
-                policy_hash: r.get(8)?,
-                app_version: r.get(9)?,
-                region: r.get(10)?,
-                installation_id: r.get(11)?,
-                prev_hash: r.get(12)?,
-                hash: r.get(13)?,
-            });
-        }
-        Ok(())
+    /// Verifies the retained ledger from its anchor.
+    pub fn verify_ledger(&self) -> Result<LedgerCheck> {
+        verify_ledger(&self.conn)
     }
 
     /// Rewrites the head marker for the ledger head now committed. A failure
@@ -1176,17 +1144,18 @@ impl Txn<'_> {
     }
 }
 
-/// Feeds the retained ledger entries with `after < seq <= upto` (either
-/// bound open when `None`) to `scan`,
-/// in seq order, without copying the rows out (open reads the whole ledger
-/// every time).
-fn scan_ledger(
+/// Calls `f` with each retained ledger entry with `after < seq <= upto`
+/// (either bound open when `None`), in seq order, as its canonical form and
+/// its two hashes, borrowed from the row: open reads the whole ledger every
+/// time. An unreadable status or source reads as its fallback, so the
+/// entry fails verification through its hash.
+fn each_ledger_entry(
     conn: &Connection,
-    scan: &mut LedgerScan,
     after: Option<u64>,
     upto: Option<u64>,
+    mut f: impl FnMut(&Canonical<'_>, &str, &str),
 ) -> Result<()> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
          app_version, region, installation_id, prev_hash, hash FROM ledger \
          WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
@@ -1206,14 +1175,8 @@ fn scan_ledger(
             txn: r.get::<_, i64>(1)? as u64,
             at_ms: r.get(2)?,
             purpose: str_at(3)?,
-            // As in `ledger()`: an unreadable status or source is hashed
-            // as its fallback, so the entry fails verification.
-            status: ConsentStatus::parse(str_at(4)?)
-                .unwrap_or(ConsentStatus::Unset)
-                .as_str(),
-            source: ConsentSource::parse(str_at(5)?)
-                .unwrap_or(ConsentSource::Migration)
-                .as_str(),
+            status: ConsentStatus::parse(str_at(4)?).unwrap_or(ConsentStatus::Unset),
+            source: ConsentSource::parse(str_at(5)?).unwrap_or(ConsentSource::Migration),
             policy_id: str_at(6)?,
             revision: r.get::<_, i64>(7)? as u32,
             policy_hash: str_at(8)?,
@@ -1221,9 +1184,43 @@ fn scan_ledger(
             region: text_at(r, 10)?,
             installation_id: str_at(11)?,
         };
-        scan.push(&c, str_at(12)?, str_at(13)?);
+        f(&c, str_at(12)?, str_at(13)?);
     }
     Ok(())
+}
+
+/// Where the retained ledger starts: after pruning, the anchor kept in meta.
+fn ledger_anchor(conn: &Connection) -> Result<Anchor> {
+    let meta = |key: &str| -> Result<Option<String>> {
+        Ok(conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    };
+    let seq = meta("ledger_anchor_seq")?.and_then(|s| s.parse().ok());
+    let hash = meta("ledger_anchor_hash")?;
+    Ok(match (seq, hash) {
+        (Some(seq), Some(hash)) => Anchor { seq, hash },
+        _ => Anchor::default(),
+    })
+}
+
+/// The whole retained ledger in order.
+pub(crate) fn read_ledger(conn: &Connection) -> Result<Vec<LedgerEntry>> {
+    let mut out = Vec::new();
+    each_ledger_entry(conn, None, None, |c, prev, hash| {
+        out.push(c.to_entry(prev, hash))
+    })?;
+    Ok(out)
+}
+
+/// Verifies the retained ledger from its anchor, entry by entry as it is read.
+pub(crate) fn verify_ledger(conn: &Connection) -> Result<LedgerCheck> {
+    let mut check = ChainCheck::new(&ledger_anchor(conn)?);
+    each_ledger_entry(conn, None, None, |c, prev, hash| {
+        check.push_parts(c, prev, hash)
+    })?;
+    Ok(check.finish())
 }
 
 /// Column `i` of `r` as borrowed text (`None` for NULL); any other type is
@@ -1243,11 +1240,10 @@ fn text_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'
     }
 }
 
-/// The retained ledger of the store in `dir` and its verification, read
-/// through a read-only connection: inspecting a store (the CLI's `ledger`
-/// commands) must not change it, nor set a damaged one aside as opening a
-/// gate would.
-pub(crate) fn inspect_ledger(dir: &Path) -> Result<(Vec<LedgerEntry>, LedgerCheck)> {
+/// A read-only connection to the store in `dir`: inspecting a store (the
+/// CLI's `ledger` commands) must not change it, nor set a damaged one aside
+/// as opening a gate would.
+pub(crate) fn open_read_only(dir: &Path) -> Result<Connection> {
     let path = dir.join(DB_FILE);
     if !path.is_file() {
         return Err(Error::Invalid(format!(
@@ -1260,17 +1256,7 @@ pub(crate) fn inspect_ledger(dir: &Path) -> Result<(Vec<LedgerEntry>, LedgerChec
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    let store = Store {
-        conn,
-        path,
-        ledger_head: (0, String::new()),
-        partitions: Vec::new(),
-        loaded: None,
-    };
-    let anchor = store.ledger_anchor()?;
-    let entries = store.ledger()?;
-    let check = crate::ledger::verify(&anchor, &entries);
-    Ok((entries, check))
+    Ok(conn)
 }
 
 /// The file's first 100 bytes (SQLite's header), fewer if it is shorter;
