@@ -34,7 +34,7 @@ use crate::ledger::{self, LedgerCheck, LedgerEntry};
 use crate::policy::{Policy, PurposeKind};
 use crate::queue::{self, Buffer, DiskQueue, Pending, QueueStats};
 use crate::snapshot::Snapshot;
-use crate::store::{QueuedRecord, Store, Txn};
+use crate::store::{Loaded, QueuedRecord, Store, Txn};
 
 /// How an app opens the gate.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -165,6 +165,78 @@ fn record_installation(
     Ok(())
 }
 
+/// What a store holds about this installation, ready for a [`Db`]: read at
+/// open, and again when a damaged store is replaced while running.
+struct Installed {
+    decisions: HashMap<String, StoredDecision>,
+    first_seen: HashMap<String, u32>,
+    install_revision: u32,
+    installation_id: String,
+    age: AgeSignal,
+    queue: DiskQueue,
+}
+
+impl Installed {
+    /// Reads the installation from `store` (with what opening it read), and
+    /// records it first where it is new or the policy or region changed:
+    /// an id, the policy, the purposes first seen, the install revision.
+    fn record(
+        store: &mut Store,
+        loaded: Loaded,
+        policy: &Policy,
+        region: &Option<String>,
+    ) -> Result<Installed> {
+        let installation_id = store.meta("installation_id")?;
+        let stored_hash = store.meta("policy_hash")?;
+        let stored_region = store.meta("region")?;
+        let mut first_seen = loaded.first_seen;
+        let unseen = policy
+            .purposes
+            .iter()
+            .any(|p| !first_seen.contains_key(&p.id));
+        let installation_id = match installation_id {
+            Some(id)
+                if stored_hash.as_deref() == Some(policy.hash.as_str())
+                    && stored_region == *region
+                    && !unseen =>
+            {
+                id
+            }
+            existing => {
+                let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                store.write(true, |txn| {
+                    record_installation(txn, policy, region.as_deref(), &id)
+                })?;
+                for p in &policy.purposes {
+                    first_seen.entry(p.id.clone()).or_insert(policy.revision);
+                }
+                if stored_hash.is_none() {
+                    store.write(true, |txn| {
+                        txn.set_meta("install_revision", &policy.revision.to_string())
+                    })?;
+                }
+                id
+            }
+        };
+        let install_revision = store
+            .meta("install_revision")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(policy.revision);
+        let age = AgeSignal {
+            age_years: store.meta("age_years")?.and_then(|v| v.parse().ok()),
+            parental_consent: store.meta("parental_consent")?.as_deref() == Some("true"),
+        };
+        Ok(Installed {
+            decisions: loaded.decisions,
+            first_seen,
+            install_revision,
+            installation_id,
+            age,
+            queue: DiskQueue::load(store, loaded.counts)?,
+        })
+    }
+}
+
 /// Buffered records that wake the writer early.
 const WAKE_AT: usize = 8192;
 /// How often the writer commits at the latest.
@@ -196,10 +268,6 @@ pub(crate) struct Db {
     /// A recovery at this or an earlier open, reported on the state until the
     /// user next decides (they have then seen the banner again).
     recovery: Option<StoreRecovery>,
-    /// Set when a write found the store damaged and it was replaced: the
-    /// decision being applied then must not clear the notice (the app has
-    /// not seen it yet).
-    recovered_now: bool,
 }
 
 /// What was collected from the host, kept in memory for batches.
@@ -719,7 +787,7 @@ impl ConsentGate {
             }
         }
         let now = o.clock.now_ms();
-        let (mut store, recovery) = Store::open(&o.data_dir, now)?;
+        let (mut store, loaded, recovery) = Store::open(&o.data_dir, now)?;
         if let Some(r) = &recovery {
             // Kept in the fresh store so the next open still reports it, even
             // if this one fails below.
@@ -754,62 +822,19 @@ impl ConsentGate {
             },
         };
         let region = o.region.clone().or(store.meta("region")?);
-        // First-open and policy bookkeeping, written only when something changed.
-        let installation_id = store.meta("installation_id")?;
-        let stored_hash = store.meta("policy_hash")?;
-        let stored_region = store.meta("region")?;
-        let loaded = store.take_loaded().ok_or_else(|| GateError::Internal {
-            message: "store opened without reading its state".into(),
-        })?;
-        let mut first_seen = loaded.first_seen;
-        let unseen = policy
-            .purposes
-            .iter()
-            .any(|p| !first_seen.contains_key(&p.id));
-        let installation_id = match installation_id {
-            Some(id)
-                if stored_hash.as_deref() == Some(policy.hash.as_str())
-                    && stored_region == region
-                    && !unseen =>
-            {
-                id
-            }
-            existing => {
-                let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                store.write(true, |txn| {
-                    record_installation(txn, &policy, region.as_deref(), &id)
-                })?;
-                for p in &policy.purposes {
-                    first_seen.entry(p.id.clone()).or_insert(policy.revision);
-                }
-                if stored_hash.is_none() {
-                    store.write(true, |txn| {
-                        txn.set_meta("install_revision", &policy.revision.to_string())
-                    })?;
-                }
-                id
-            }
-        };
-        let install_revision = store
-            .meta("install_revision")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(policy.revision);
-        let age = AgeSignal {
-            age_years: store.meta("age_years")?.and_then(|v| v.parse().ok()),
-            parental_consent: store.meta("parental_consent")?.as_deref() == Some("true"),
-        };
+        let max_seq = loaded.max_seq;
+        let installed = Installed::record(&mut store, loaded, &policy, &region)?;
         let db = Db {
-            decisions: loaded.decisions,
-            first_seen,
-            install_revision,
-            installation_id,
-            age,
+            decisions: installed.decisions,
+            first_seen: installed.first_seen,
+            install_revision: installed.install_revision,
+            installation_id: installed.installation_id,
+            age: installed.age,
             signals: PlatformSignals::default(),
-            queue: DiskQueue::load(&store, loaded.counts)?,
+            queue: installed.queue,
             next_expiry_ms: None,
             last_maintenance_ms: i64::MIN,
             recovery: recovery.clone(),
-            recovered_now: false,
             in_flight: HashMap::new(),
             store,
         };
@@ -853,7 +878,7 @@ impl ConsentGate {
         });
         {
             let mut db = lock(&inner.db);
-            lock(&inner.buffer).next_seq = loaded.max_seq;
+            lock(&inner.buffer).next_seq = max_seq;
             // Retire expired or superseded decisions, purge what is no longer
             // allowed, enforce TTL and retention, and publish the snapshot.
             inner.maintain(&mut db, true)?;
@@ -1047,12 +1072,11 @@ impl Inner {
         meta: &[(&str, Option<String>)],
         erase: Option<ExtraWrites<'_>>,
     ) -> Result<bool> {
-        match self.apply_once(db, changes, meta, erase) {
+        match self.apply_once(db, changes, meta, erase, true) {
             Err(e) if e.is_damage() => {
                 self.recover_store(db, &e)?;
-                let applied = self.apply_once(db, changes, meta, erase);
-                db.recovered_now = false;
-                applied
+                // The app has not seen the notice yet: this change keeps it.
+                self.apply_once(db, changes, meta, erase, false)
             }
             other => other,
         }
@@ -1066,19 +1090,15 @@ impl Inner {
     fn recover_store(&self, db: &mut Db, damage: &Error) -> Result<()> {
         let now = self.clock.now_ms();
         let tickets = db.store.deletions().unwrap_or_default();
-        let moved_to = db.store.set_aside_and_reopen(now)?;
+        let (loaded, moved_to) = db.store.set_aside_and_reopen(now)?;
         let recovery = StoreRecovery {
             reason: format!("the database was found damaged while writing ({damage})"),
             moved_to: moved_to.display().to_string(),
         };
         log::warn!("consentgate: store damaged while writing; moved aside, continuing fail-closed");
-        let id = uuid::Uuid::new_v4().to_string();
-        let policy = &self.policy;
         db.store.write(true, |txn| {
             txn.set_meta("store_recovery_reason", &recovery.reason)?;
             txn.set_meta("store_recovery_moved_to", &recovery.moved_to)?;
-            record_installation(txn, policy, self.region.as_deref(), &id)?;
-            txn.set_meta("install_revision", &policy.revision.to_string())?;
             if let Some(age) = db.age.age_years {
                 txn.set_meta("age_years", &age.to_string())?;
             }
@@ -1088,18 +1108,13 @@ impl Inner {
             }
             Ok(())
         })?;
-        let loaded = db.store.take_loaded().ok_or_else(|| GateError::Internal {
-            message: "store reopened without reading its state".into(),
-        })?;
-        db.decisions = loaded.decisions;
-        db.first_seen = policy
-            .purposes
-            .iter()
-            .map(|p| (p.id.clone(), policy.revision))
-            .collect();
-        db.install_revision = policy.revision;
-        db.installation_id = id;
-        db.queue = DiskQueue::load(&db.store, loaded.counts)?;
+        let installed = Installed::record(&mut db.store, loaded, &self.policy, &self.region)?;
+        db.decisions = installed.decisions;
+        db.first_seen = installed.first_seen;
+        db.install_revision = installed.install_revision;
+        db.installation_id = installed.installation_id;
+        db.age = installed.age;
+        db.queue = installed.queue;
         db.next_expiry_ms = None;
         db.in_flight.clear();
         db.recovery = Some(recovery);
@@ -1107,16 +1122,18 @@ impl Inner {
         lock(&self.buffer).purge(0);
         // Publishes the fail-closed snapshot (nothing to write).
         self.maintain(db, false)?;
-        db.recovered_now = true;
         Ok(())
     }
 
+    /// One attempt of [`Inner::apply_with`]; a user's decision clears the
+    /// `store_recovery` notice only when `may_clear_recovery`.
     fn apply_once(
         &self,
         db: &mut Db,
         changes: &[Change],
         meta: &[(&str, Option<String>)],
         erase: Option<ExtraWrites<'_>>,
+        may_clear_recovery: bool,
     ) -> Result<bool> {
         let now = self.clock.now_ms();
         let mut decisions = db.decisions.clone();
@@ -1175,7 +1192,7 @@ impl Inner {
         let policy = &self.policy;
         let installation_id = db.installation_id.clone();
         let clears_recovery = db.recovery.is_some()
-            && !db.recovered_now
+            && may_clear_recovery
             && changes.iter().any(|c| {
                 matches!(
                     c.source,
@@ -1191,11 +1208,9 @@ impl Inner {
             );
         }
         // Only the snapshot changes (e.g. the first evaluation at open): no write.
-        let needs_write = !changes.is_empty()
-            || !meta.is_empty()
-            || !purge.is_empty()
-            || erase.is_some()
-            || clears_recovery;
+        // (Clearing the recovery notice always comes with a change.)
+        let needs_write =
+            !changes.is_empty() || !meta.is_empty() || !purge.is_empty() || erase.is_some();
         if needs_write {
             db.store.write(true, |txn: &mut Txn<'_>| {
                 let mut group = 0u64;

@@ -190,7 +190,6 @@ pub(crate) struct Store {
     path: PathBuf,
     ledger_head: (u64, String),
     partitions: Vec<Partition>,
-    loaded: Option<Loaded>,
 }
 
 /// What opening the store read, handed once to the gate so it is not read again.
@@ -210,38 +209,40 @@ pub(crate) struct Txn<'a> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`. A file that is not a
-    /// consentgate database is moved aside and a fresh store opened; the
-    /// returned [`StoreRecovery`] says so.
-    pub fn open(dir: &Path, now_ms: i64) -> Result<(Store, Option<StoreRecovery>)> {
+    /// Opens (creating if needed) the store in `dir`, with what opening it
+    /// read. A file that is not a consentgate database is moved aside and a
+    /// fresh store opened; the returned [`StoreRecovery`] says so.
+    pub fn open(dir: &Path, now_ms: i64) -> Result<(Store, Loaded, Option<StoreRecovery>)> {
         fs::create_dir_all(dir)?;
         let path = dir.join(DB_FILE);
         match Store::try_open(&path) {
-            Ok(s) => Ok((s, None)),
+            Ok((s, loaded)) => Ok((s, loaded, None)),
             Err(OpenFailure::Fatal(e)) => Err(e),
             Err(OpenFailure::Unusable(reason)) => {
-                let moved_to = set_aside(&path, now_ms)?;
                 log::warn!(
                     "consentgate: store unusable ({reason}); moved aside, starting fail-closed"
                 );
-                match Store::try_open(&path) {
-                    Ok(s) => Ok((
-                        s,
-                        Some(StoreRecovery {
-                            reason,
-                            moved_to: moved_to.display().to_string(),
-                        }),
-                    )),
-                    Err(OpenFailure::Fatal(e)) => Err(e),
-                    Err(OpenFailure::Unusable(r)) => {
-                        Err(Error::Invalid(format!("fresh store unusable: {r}")))
-                    }
-                }
+                let (s, loaded, moved_to) = Store::fresh_after_setting_aside(&path, now_ms)?;
+                let moved_to = moved_to.display().to_string();
+                Ok((s, loaded, Some(StoreRecovery { reason, moved_to })))
             }
         }
     }
 
-    fn try_open(path: &Path) -> std::result::Result<Store, OpenFailure> {
+    /// Moves the unusable file at `path` aside and opens a fresh store in
+    /// its place; returns it, what it read, and where the file went.
+    fn fresh_after_setting_aside(path: &Path, now_ms: i64) -> Result<(Store, Loaded, PathBuf)> {
+        let moved_to = set_aside(path, now_ms)?;
+        match Store::try_open(path) {
+            Ok((s, loaded)) => Ok((s, loaded, moved_to)),
+            Err(OpenFailure::Fatal(e)) => Err(e),
+            Err(OpenFailure::Unusable(r)) => {
+                Err(Error::Invalid(format!("fresh store unusable: {r}")))
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> std::result::Result<(Store, Loaded), OpenFailure> {
         if path.is_dir() {
             return Err(OpenFailure::Unusable(
                 "a directory stands where the database file should be".into(),
@@ -312,15 +313,15 @@ impl Store {
             path: path.to_path_buf(),
             ledger_head: (0, String::new()),
             partitions: Vec::new(),
-            loaded: None,
         };
-        store.load_caches()?;
-        Ok(store)
+        let loaded = store.load_caches()?;
+        Ok((store, loaded))
     }
 
     /// Reads what is cached in memory, touching every table so a damaged
-    /// page is found now, at open, rather than later.
-    fn load_caches(&mut self) -> std::result::Result<(), OpenFailure> {
+    /// page is found now, at open, rather than later; returns what the gate
+    /// needs of it.
+    fn load_caches(&mut self) -> std::result::Result<Loaded, OpenFailure> {
         let anchor = self.ledger_anchor()?;
         self.ledger_head = self
             .conn
@@ -443,13 +444,12 @@ impl Store {
         if head.seq > 0 && marker.as_ref() != Some(&head) {
             self.write_head();
         }
-        self.loaded = Some(Loaded {
+        Ok(Loaded {
             decisions,
             first_seen: self.first_seen()?,
             counts,
             max_seq: self.max_seq()?,
-        });
-        Ok(())
+        })
     }
 
     /// Makes the writes a consent change makes — rewrite the stored
@@ -459,12 +459,27 @@ impl Store {
     /// only read when a row is appended) SQLite notices only when writing:
     /// found here, the file is set aside at open instead of refusing the
     /// user's next decision.
+    ///
     /// A store the environment makes read-only (a read-only directory or
     /// file) cannot be probed: it opens as before, readable, and its writes
     /// fail with `Storage`. (A header that makes SQLite open the file
     /// read-only was rejected earlier, by [`integrity::header_problem`].)
     fn probe_writes(&self) -> std::result::Result<(), OpenFailure> {
-        match self.try_probe_writes() {
+        let probe = self.conn.unchecked_transaction().and_then(|tx| {
+            tx.execute_batch(
+                "UPDATE meta SET value = value;
+                 UPDATE decisions SET status = status;
+                 INSERT INTO ledger(seq, txn, at_ms, purpose, status, source, policy_id, revision, \
+                     policy_hash, app_version, region, installation_id, prev_hash, hash) \
+                     SELECT coalesce(max(seq), 0) + 1, 0, 0, '', '', '', '', 0, '', '', NULL, '', '', '' \
+                     FROM ledger;
+                 CREATE TABLE consentgate_probe(x BLOB);
+                 INSERT INTO consentgate_probe VALUES (zeroblob(16384));
+                 DROP TABLE consentgate_probe;",
+            )?;
+            tx.rollback()
+        });
+        match probe {
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::ReadOnly) => {
                 log::info!("consentgate: store is read-only here; writes will fail");
                 Ok(())
@@ -473,27 +488,12 @@ impl Store {
         }
     }
 
-    fn try_probe_writes(&self) -> rusqlite::Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute_batch(
-            "UPDATE meta SET value = value;
-             UPDATE decisions SET status = status;
-             INSERT INTO ledger(seq, txn, at_ms, purpose, status, source, policy_id, revision, \
-                 policy_hash, app_version, region, installation_id, prev_hash, hash) \
-                 SELECT coalesce(max(seq), 0) + 1, 0, 0, '', '', '', '', 0, '', '', NULL, '', '', '' \
-                 FROM ledger;
-             CREATE TABLE consentgate_probe(x BLOB);
-             INSERT INTO consentgate_probe VALUES (zeroblob(16384));
-             DROP TABLE consentgate_probe;",
-        )?;
-        tx.rollback()
-    }
-
     /// Replaces a store found damaged while writing: closes it, moves the
     /// file aside as open would, and opens a fresh one in its place. Returns
-    /// where the damaged file went. If it cannot be moved, the damaged store
-    /// is opened again and the error returned.
-    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<PathBuf> {
+    /// what the fresh store read and where the damaged file went. If it
+    /// cannot be moved, the damaged store is opened again and the error
+    /// returned.
+    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<(Loaded, PathBuf)> {
         let placeholder = Connection::open_in_memory()?;
         let damaged = std::mem::replace(&mut self.conn, placeholder);
         // Closed before the move, so SQLite does not clean up files by a name
@@ -501,27 +501,18 @@ impl Store {
         if let Err((_, e)) = damaged.close() {
             log::warn!("consentgate: damaged store did not close cleanly: {e}");
         }
-        let moved_to = match set_aside(&self.path, now_ms) {
-            Ok(p) => p,
+        match Store::fresh_after_setting_aside(&self.path, now_ms) {
+            Ok((fresh, loaded, moved_to)) => {
+                *self = fresh;
+                Ok((loaded, moved_to))
+            }
             Err(e) => {
-                self.conn = Connection::open(&self.path)?;
-                return Err(e);
+                if self.path.exists() {
+                    self.conn = Connection::open(&self.path)?;
+                }
+                Err(e)
             }
-        };
-        *self = match Store::try_open(&self.path) {
-            Ok(fresh) => fresh,
-            Err(OpenFailure::Fatal(e)) => return Err(e),
-            Err(OpenFailure::Unusable(r)) => {
-                return Err(Error::Invalid(format!("fresh store unusable: {r}")))
-            }
-        };
-        Ok(moved_to)
-    }
-
-    /// What open read (decisions, first sightings, queue counts, highest
-    /// seq); `None` after the first call.
-    pub fn take_loaded(&mut self) -> Option<Loaded> {
-        self.loaded.take()
+        }
     }
 
     /// The partitions that exist.
