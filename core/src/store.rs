@@ -265,8 +265,11 @@ impl Store {
         create_private(path).map_err(|e| OpenFailure::Fatal(e.into()))?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Classify the file before writing anything to it: a file that is
-        // set aside must be kept exactly as it was found.
+        // Classify the file (version, schema) before writing anything to
+        // it: a file set aside for that is kept exactly as it was found. The
+        // checks of its contents (`load_caches`) come after the switch to WAL
+        // and any upgrade, so a file set aside for those may differ in the
+        // header fields those rewrite.
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < 0 {
             return Err(OpenFailure::Unusable(format!(
@@ -278,21 +281,15 @@ impl Store {
                 "schema version {version} is newer than this consentgate understands ({SCHEMA_VERSION})"
             )));
         }
-        // The tables schema version 1 created: a file claiming a version
-        // without them is another application's.
-        let v1_tables: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
-             ('meta', 'decisions', 'purposes_seen', 'ledger', 'partitions')",
-            [],
-            |r| r.get(0),
-        )?;
         let objects: i64 =
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if (version == 0 && objects > 0) || (version >= 1 && v1_tables != 5) {
+        if version == 0 && objects > 0 {
             return Err(OpenFailure::Unusable(
                 "the database belongs to another application".into(),
             ));
         }
+        // Before anything is written: the tables of the version it claims.
+        check_schema(&conn, version)?;
         if objects == 0 {
             if let Some(problem) = integrity::fresh_problem(path) {
                 return Err(OpenFailure::Unusable(problem));
@@ -304,10 +301,10 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
+        // The tables an upgrade adds are made from TABLES: no check needed.
         for v in version..SCHEMA_VERSION {
             upgrade_from(&conn, v)?;
         }
-        check_schema(&conn)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -1413,10 +1410,14 @@ fn upgrade_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
     conn.execute_batch(&sql)
 }
 
-/// Checks that every table of the schema, and each partition's queue table,
-/// was created by the statement this code uses (compared with runs of
-/// whitespace folded, as SQLite keeps the text as written).
-fn check_schema(conn: &Connection) -> std::result::Result<(), OpenFailure> {
+/// Checks that every table schema `version` has, and each partition's queue
+/// table, was created by the statement this code uses (compared with runs
+/// of whitespace folded, as SQLite keeps the text as written). A file that
+/// claims a version without its first tables is another application's.
+fn check_schema(conn: &Connection, version: i64) -> std::result::Result<(), OpenFailure> {
+    if version == 0 {
+        return Ok(());
+    }
     let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut stmt = conn.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table'")?;
     let stored: HashMap<String, String> = stmt
@@ -1440,8 +1441,17 @@ fn check_schema(conn: &Connection) -> std::result::Result<(), OpenFailure> {
             })
         })
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    if TABLES
+        .iter()
+        .any(|(added, name, _)| *added == 1 && !stored.contains_key(*name))
+    {
+        return Err(OpenFailure::Unusable(
+            "the database belongs to another application".into(),
+        ));
+    }
     let fixed = TABLES
         .iter()
+        .filter(|(added, _, _)| *added <= version)
         .map(|(_, name, create)| (name.to_string(), create.to_string()));
     for (name, create) in fixed.chain(events) {
         match stored.get(&name) {
