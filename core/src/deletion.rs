@@ -1,7 +1,8 @@
 //! Deletion requests (G6): the ticket the app sees, the request body of SPEC
-//! §5, and reading the backend's receipt. Tickets are stored by `store`,
-//! created and driven by `gate` (which sends them before any other upload,
-//! retries them across restarts and never evicts them).
+//! §5, reading the backend's receipt, and `request_deletion`, which creates
+//! them. Tickets are stored by `store` and driven by `upload` (which sends
+//! them before any other upload, retries them across restarts and never
+//! evicts them).
 
 use serde::{Deserialize, Serialize};
 

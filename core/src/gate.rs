@@ -1,5 +1,6 @@
 //! [`ConsentGate`], the object apps hold: it opens the store, keeps the
-//! lock-free [`Snapshot`] that `allows()` and `record_event()` read, applies
+//! lock-free [`Snapshot`] (and its allowed-categories mask in one atomic
+//! word, which `allows()` and `record_event()` read), applies
 //! every consent change (decisions, ledger entries and purges in one durable
 //! transaction, then a new snapshot), runs the writer thread that group-commits
 //! events and does periodic maintenance (expiry, TTL, ledger retention), and

@@ -9,8 +9,9 @@
 //! database: it replays whatever validly checksummed frames it finds, and the
 //! store silently rolls back to other decisions. The marker catches that. It
 //! is rewritten (written to a temporary file, fsynced, renamed over) only
-//! after a consent transaction has committed with `synchronous = FULL`, so it
-//! can lag the database after a crash but never run ahead of it: a database
+//! after a consent transaction has committed with `synchronous = FULL`, or at
+//! open to catch up with a database that passed every check, so it can lag
+//! the database after a crash but never run ahead of it: a database
 //! whose ledger ends before the marker, or holds a different entry where the
 //! marker points, is not the one this installation last wrote.
 

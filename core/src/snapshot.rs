@@ -1,8 +1,9 @@
-//! The lock-free view the hot paths read: which purposes are granted and which
+//! The lock-free view of consent: which purposes are granted and which
 //! categories are allowed, as bit masks, plus the [`ConsentState`] they came
 //! from. Each committed change builds a new [`Snapshot`] and swaps it in
 //! atomically (`arc-swap`); readers never take a lock, do no I/O and allocate
-//! nothing.
+//! nothing. The hottest paths (`allows`, `record_event`) read only its
+//! `allowed` mask, kept beside it in one atomic word.
 
 use crate::consent::ConsentState;
 use crate::policy::Policy;

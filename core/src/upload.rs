@@ -2,8 +2,9 @@
 //! the host does the HTTP. This module owns the request and reply types, the
 //! [`Uploader`] foreign trait, the batch body (gzip JSON), the reply rules
 //! (2xx delivered, other 4xx but 408/429 dropped, the rest retried) and the
-//! backoff schedule. Which batch goes next, and the bookkeeping around it,
-//! is in `gate`; the tables are in `store`.
+//! backoff schedule, and which request goes next (deletion tickets first,
+//! then the pending batch, then a new one) with the bookkeeping around it;
+//! the tables are in `store`.
 
 use std::io::Write;
 

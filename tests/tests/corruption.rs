@@ -30,8 +30,8 @@
 //! event pages that SQLite reads without complaint (only a full integrity
 //! check, too slow for every open, would notice). Queued events are not
 //! consent: such an open never grants more.
-//! The defects the suite found have deterministic regression tests (`a_*` to
-//! `g_*`) at the end of this file.
+//! The defects the suite found have deterministic regression tests at the
+//! end of this file, named after the guarantees they prove.
 //!
 //! Sizes: about 550 damaged files normally, ten times that with
 //! `CONSENTGATE_SOAK=1`.
@@ -488,7 +488,7 @@ fn set_up(dir: &Path, damage: &Damage, head: &[u8]) {
 
 /// Header bytes SQLite rewrites when the core switches a file to WAL before
 /// it reads `user_version`: journal mode (18-19) and the change counters
-/// bumped with it (24-27, 92-95). See `e_foreign_database_is_set_aside_unmodified`.
+/// bumped with it (24-27, 92-95). See `g7_foreign_database_is_set_aside_unmodified`.
 const HEADER_BYTES_SQLITE_REWRITES: [usize; 10] = [18, 19, 24, 25, 26, 27, 92, 93, 94, 95];
 
 /// The file kept aside holds what was damaged, byte for byte but for
@@ -767,7 +767,7 @@ fn assert_opens_fail_closed_or_intact(o: &Original, damage: Damage) {
 }
 
 #[test]
-fn a_foreign_database_with_a_user_version_is_set_aside() {
+fn g1_g7_foreign_database_with_a_user_version_opens_fail_closed_or_intact() {
     let o = build_original();
     let foreign =
         sqlite_bytes("CREATE TABLE notes(id INTEGER PRIMARY KEY); PRAGMA user_version = 2;");
@@ -775,25 +775,25 @@ fn a_foreign_database_with_a_user_version_is_set_aside() {
 }
 
 #[test]
-fn a_store_missing_a_table_opens() {
+fn g1_g7_store_missing_a_table_opens_fail_closed_or_intact() {
     let o = build_original();
     assert_opens_fail_closed_or_intact(&o, files(edited(&o.db, "DROP TABLE events_1;")));
 }
 
 #[test]
-fn a_invalid_header_field_is_set_aside() {
+fn g1_g7_invalid_header_field_opens_fail_closed_or_intact() {
     let o = build_original();
     assert_opens_fail_closed_or_intact(&o, files(with_header_byte(&o.db, 47, 5)));
 }
 
 #[test]
-fn a_lowered_user_version_is_recovered() {
+fn g1_g7_lowered_user_version_opens_fail_closed_or_intact() {
     let o = build_original();
     assert_opens_fail_closed_or_intact(&o, files(edited(&o.db, "PRAGMA user_version = 1;")));
 }
 
 #[test]
-fn b_withdrawal_works_on_a_store_sqlite_opens_read_only() {
+fn g1_g7_withdrawal_works_on_a_store_sqlite_opens_read_only() {
     let o = build_original();
     let (_tmp, gate) = open_damaged(&o.head, &files(with_header_byte(&o.db, 18, 3)));
     let gate = gate.expect("open");
@@ -810,7 +810,7 @@ fn b_withdrawal_works_on_a_store_sqlite_opens_read_only() {
 }
 
 #[test]
-fn b_withdrawal_works_on_a_store_with_a_damaged_schema() {
+fn g1_g7_withdrawal_works_on_a_store_with_a_damaged_schema() {
     let o = build_original();
     let damaged = edited(
         &o.db,
@@ -847,7 +847,7 @@ fn with_bad_freeblock(bytes: &[u8], table: &str) -> Vec<u8> {
 }
 
 #[test]
-fn b_withdrawal_works_when_damage_is_found_only_on_write() {
+fn g1_g6_g7_withdrawal_works_when_damage_is_found_only_on_write() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("app");
     let gate = open(&dir, T0).expect("open");
@@ -914,7 +914,7 @@ fn b_withdrawal_works_when_damage_is_found_only_on_write() {
 }
 
 #[test]
-fn c_stale_wal_does_not_bring_back_a_withdrawn_grant() {
+fn g4_stale_wal_does_not_bring_back_a_withdrawn_grant() {
     let o = build_original();
     let (_tmp, gate) = open_damaged(&o.head, &with_wal(o.db.clone(), o.stale_wal.clone()));
     let gate = gate.expect("open");
@@ -926,7 +926,7 @@ fn c_stale_wal_does_not_bring_back_a_withdrawn_grant() {
 }
 
 #[test]
-fn c_foreign_wal_does_not_import_grants() {
+fn g1_g4_foreign_wal_does_not_import_grants() {
     let o = build_original();
     let (_tmp, gate) = open_damaged(&o.head, &with_wal(o.db.clone(), o.other_wal.clone()));
     let gate = gate.expect("open");
@@ -939,7 +939,7 @@ fn c_foreign_wal_does_not_import_grants() {
 }
 
 #[test]
-fn d_altered_ledger_is_noticed_at_open() {
+fn g5_altered_ledger_is_noticed_at_open() {
     let o = build_original();
     let damaged = edited(&o.db, "UPDATE ledger SET at_ms = at_ms + 1 WHERE seq = 2;");
     let (_tmp, gate) = open_damaged(&o.head, &files(damaged));
@@ -952,7 +952,7 @@ fn d_altered_ledger_is_noticed_at_open() {
 }
 
 #[test]
-fn e_foreign_database_is_set_aside_unmodified() {
+fn g7_foreign_database_is_set_aside_unmodified() {
     let foreign = sqlite_bytes("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a');");
     let (_tmp, gate) = open_damaged(&[], &files(foreign.clone()));
     let gate = gate.expect("open");
@@ -965,7 +965,7 @@ fn e_foreign_database_is_set_aside_unmodified() {
 }
 
 #[test]
-fn g_negative_user_version_opens_quickly() {
+fn g1_g7_negative_user_version_opens_quickly() {
     let o = build_original();
     let damaged = edited(&o.db, "PRAGMA user_version = -2147483000;");
     assert!(user_version(&damaged) < 0);

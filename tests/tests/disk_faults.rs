@@ -935,7 +935,7 @@ fn cli_binary() -> PathBuf {
 }
 
 #[test]
-fn f_cli_output_to_a_full_disk_exits_3() {
+fn g7_cli_output_to_a_full_disk_exits_3() {
     use std::os::unix::process::CommandExt;
     let bin = cli_binary();
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -20,7 +20,7 @@
 //! anchor at `u64::MAX`, the append after a head at the end of SQLite's
 //! integers, and the split point of a long ledger's scan; the upload path
 //! had the same on a damaged batch row (`last_seq` before `first_seq`).
-//! The `ledger_*` and `batch_*` tests below replay each through the public
+//! The `g5_g7_ledger_*` and `g7_batch_*` tests below replay each through the public
 //! API.
 
 use std::sync::Arc;
@@ -116,7 +116,7 @@ fn edit(dir: &std::path::Path, sql: &str) {
 }
 
 #[test]
-fn ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
+fn g5_g7_ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
     decide(&gate, "analytics", true).expect("grant");
@@ -137,7 +137,7 @@ fn ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
 }
 
 #[test]
-fn ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work() {
+fn g5_g7_ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
     gate.close().expect("close");
@@ -163,7 +163,7 @@ fn ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work() {
 }
 
 #[test]
-fn batch_row_ending_before_it_starts_is_dropped_not_a_panic() {
+fn g7_batch_row_ending_before_it_starts_is_dropped_not_a_panic() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
     decide(&gate, "analytics", true).expect("grant");
