@@ -1,5 +1,5 @@
-//! Runs one parsed command: `policy check` on a file alone, everything else on
-//! a [`ConsentGate`] opened for the data directory with the options given, and
+//! Runs one parsed command: `policy check` on a file alone, `ledger show|verify`
+//! on a read-only connection to the store, everything else on a [`ConsentGate`] opened for the data directory with the options given, and
 //! always closed again before the answer is printed (so an event is on disk
 //! when `recorded <seq>` appears). Every rule is the core's; this module only
 //! translates arguments in and answers out, and for `upload` and
@@ -45,10 +45,7 @@ fn with_gate(
     global: &Global,
     f: impl FnOnce(&ConsentGate) -> Result<Report, Failure>,
 ) -> Result<Report, Failure> {
-    let data_dir = global
-        .data_dir
-        .clone()
-        .ok_or_else(|| Failure::bad_input("--data-dir DIR is required for this command"))?;
+    let data_dir = data_dir(global)?.to_path_buf();
     let policy_json = match &global.policy {
         Some(file) => Some(read_policy(file)?),
         None if !data_dir.join(DB_FILE).exists() => {
@@ -79,13 +76,18 @@ fn with_gate(
     Ok(report)
 }
 
+/// The `--data-dir` every command but `policy check` needs.
+fn data_dir(global: &Global) -> Result<&Path, Failure> {
+    global
+        .data_dir
+        .as_deref()
+        .ok_or_else(|| Failure::bad_input("--data-dir DIR is required for this command"))
+}
+
 /// `ledger show` and `ledger verify`: read the store without opening a gate,
 /// so a store whose ledger is broken is reported, not set aside.
 fn ledger(global: &Global, command: LedgerCommand) -> Result<Report, Failure> {
-    let data_dir = global
-        .data_dir
-        .as_deref()
-        .ok_or_else(|| Failure::bad_input("--data-dir DIR is required for this command"))?;
+    let data_dir = data_dir(global)?;
     match command {
         LedgerCommand::Show => json(serde_json::to_string_pretty(&ledger::ledger_at(data_dir)?)),
         LedgerCommand::Verify => {

@@ -5,17 +5,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{consentgate, Run, POLICY};
+use common::{consentgate, on, POLICY};
 use serde_json::Value;
-
-/// Runs with `--data-dir dir` in front of `args`.
-fn on(dir: &Path, args: &[&str]) -> Run {
-    let mut all = vec!["--data-dir", dir.to_str().expect("utf-8 temp path")];
-    all.extend_from_slice(args);
-    consentgate(&all)
-}
 
 fn purpose<'a>(state: &'a Value, id: &str) -> &'a Value {
     state["purposes"]
