@@ -26,11 +26,11 @@
 use std::sync::Arc;
 
 use consentgate::{
-    ledger, ConsentGate, ConsentSource, GateError, ManualClock, OpenOptions, PurposeDecision,
-    UploadTask, DB_FILE,
+    ledger, ConsentGate, ConsentSource, GateError, ManualClock, PurposeDecision, UploadTask,
+    DB_FILE,
 };
 use consentgate_collector::{Collector, CollectorConfig};
-use consentgate_tests::{decide, policy_for};
+use consentgate_tests::{decide, open_gate, policy_for};
 
 /// The crashing inputs, as found (trailing blanks kept) and minimised.
 const ACCEPTED_BUT_UNREADABLE: [&str; 5] = [
@@ -42,14 +42,18 @@ const ACCEPTED_BUT_UNREADABLE: [&str; 5] = [
 ];
 
 fn open(dir: &std::path::Path, policy: String) -> Arc<ConsentGate> {
-    ConsentGate::open_with(OpenOptions {
-        data_dir: dir.to_path_buf(),
-        policy_json: Some(policy),
-        region: Some("KZ".into()),
-        app_version: "fuzz-regression".into(),
-        clock: Arc::new(ManualClock::new(1_767_225_600_000)),
-    })
+    open_gate(
+        dir,
+        &policy,
+        "KZ",
+        Arc::new(ManualClock::new(1_767_225_600_000)),
+    )
     .expect("open")
+}
+
+/// A policy whose endpoint nothing listens on (no test here sends).
+fn offline_policy() -> String {
+    policy_for("http://127.0.0.1:9")
 }
 
 #[test]
@@ -115,23 +119,30 @@ fn edit(dir: &std::path::Path, sql: &str) {
     c.execute_batch(sql).expect("edit");
 }
 
+/// Sets the ledger anchor of the closed store in `dir` to `seq` (a hash no
+/// entry links to).
+fn anchor_at(dir: &std::path::Path, seq: &str) {
+    edit(
+        dir,
+        &format!(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES
+                 ('ledger_anchor_seq', '{seq}'), ('ledger_anchor_hash', 'x');"
+        ),
+    );
+}
+
 #[test]
 fn g5_g7_ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let gate = open(tmp.path(), offline_policy());
     decide(&gate, "analytics", true).expect("grant");
     gate.close().expect("close");
     drop(gate);
-    edit(
-        tmp.path(),
-        "INSERT OR REPLACE INTO meta(key, value) VALUES
-             ('ledger_anchor_seq', '18446744073709551615'),
-             ('ledger_anchor_hash', 'x');",
-    );
+    anchor_at(tmp.path(), "18446744073709551615");
     let check = ledger::verify_ledger_at(tmp.path()).expect("inspect");
     assert!(!check.intact);
     assert_eq!(check.first_bad_seq, Some(1), "{check:?}");
-    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let gate = open(tmp.path(), offline_policy());
     assert!(gate.consent_state().store_recovery.is_some());
     assert!(!gate.allows_str("usage_events"));
 }
@@ -139,23 +150,18 @@ fn g5_g7_ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
 #[test]
 fn g5_g7_ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let gate = open(tmp.path(), offline_policy());
     gate.close().expect("close");
     drop(gate);
     // No entries, an anchor at i64::MAX: the chain is intact, but the next
     // entry's seq would not fit.
-    edit(
-        tmp.path(),
-        "INSERT OR REPLACE INTO meta(key, value) VALUES
-             ('ledger_anchor_seq', '9223372036854775807'),
-             ('ledger_anchor_hash', 'x');",
-    );
+    anchor_at(tmp.path(), "9223372036854775807");
     assert!(
         ledger::verify_ledger_at(tmp.path())
             .expect("inspect")
             .intact
     );
-    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let gate = open(tmp.path(), offline_policy());
     let r = gate.consent_state().store_recovery.expect("set aside");
     assert!(r.reason.contains("out of range"), "{}", r.reason);
     decide(&gate, "analytics", true).expect("a decision can be recorded");
@@ -165,7 +171,7 @@ fn g5_g7_ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work(
 #[test]
 fn g7_batch_row_ending_before_it_starts_is_dropped_not_a_panic() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let gate = open(tmp.path(), offline_policy());
     decide(&gate, "analytics", true).expect("grant");
     for i in 0..5 {
         gate.record_event("screen_view".into(), Some(format!(r#"{{"i":{i}}}"#)))
@@ -178,7 +184,7 @@ fn g7_batch_row_ending_before_it_starts_is_dropped_not_a_panic() {
     gate.close().expect("close");
     drop(gate);
     edit(tmp.path(), "UPDATE batches SET last_seq = first_seq - 1;");
-    let gate = open(tmp.path(), policy_for("http://127.0.0.1:9"));
+    let gate = open(tmp.path(), offline_policy());
     match gate.next_upload().expect("next upload") {
         UploadTask::Upload { request } => {
             let body = String::from_utf8_lossy(&request.body).into_owned();

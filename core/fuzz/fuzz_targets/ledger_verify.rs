@@ -36,7 +36,19 @@ const POLICY: &str = include_str!("../../../examples/policies/example-kz.json");
 struct State {
     gate: Arc<ConsentGate>,
     conn: Mutex<Connection>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+/// A gate on `dir` with the example policy and a fixed clock (so maintenance
+/// never prunes under the target).
+fn open(dir: &std::path::Path) -> Result<Arc<ConsentGate>, consentgate::GateError> {
+    ConsentGate::open_with(OpenOptions {
+        data_dir: dir.to_path_buf(),
+        policy_json: Some(POLICY.to_string()),
+        region: Some("KZ".into()),
+        app_version: "fuzz".into(),
+        clock: Arc::new(ManualClock::new(1_767_225_600_000)),
+    })
 }
 
 fn state() -> &'static State {
@@ -49,14 +61,7 @@ fn state() -> &'static State {
             tempfile::tempdir()
         }
         .expect("temp dir");
-        let gate = ConsentGate::open_with(OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            policy_json: Some(POLICY.to_string()),
-            region: Some("KZ".into()),
-            app_version: "fuzz".into(),
-            clock: Arc::new(ManualClock::new(1_767_225_600_000)),
-        })
-        .expect("open gate");
+        let gate = open(dir.path()).expect("open gate");
         let conn = Connection::open(dir.path().join(consentgate::DB_FILE)).expect("open db");
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .expect("busy");
@@ -65,7 +70,7 @@ fn state() -> &'static State {
         State {
             gate,
             conn: Mutex::new(conn),
-            _dir: dir,
+            dir,
         }
     })
 }
@@ -233,14 +238,7 @@ fn check_open(st: &State, entries: &[LedgerEntry], intact: bool) {
         .expect("decision");
     }
     drop(copy);
-    let gate = ConsentGate::open_with(OpenOptions {
-        data_dir: dir.path().to_path_buf(),
-        policy_json: Some(POLICY.to_string()),
-        region: Some("KZ".into()),
-        app_version: "fuzz".into(),
-        clock: Arc::new(ManualClock::new(1_767_225_600_000)),
-    });
-    match gate {
+    match open(dir.path()) {
         Ok(g) => {
             let recovered = g.consent_state().store_recovery;
             assert_eq!(
