@@ -204,7 +204,7 @@ fn check_open(st: &State, entries: &[LedgerEntry], intact: bool) {
     let dir = tempfile::Builder::new()
         .prefix("cg-fuzz-open")
         .tempdir_in(
-            st._dir
+            st.dir
                 .path()
                 .parent()
                 .unwrap_or(std::path::Path::new("/tmp")),
