@@ -100,9 +100,11 @@ impl HttpUploader {
     /// (`https://collector.example.kz/v1/batch` with base
     /// `http://127.0.0.1:8080` goes to `http://127.0.0.1:8080/v1/batch`).
     ///
-    /// `base` is `http(s)://host[:port]` with no path, query or fragment. As
-    /// for policy endpoints (SPEC §3), plain `http://` is accepted only for
-    /// loopback hosts: the bodies carry personal data.
+    /// `base` is `http(s)://host[:port]` with no path, query or fragment.
+    /// Plain `http://` is accepted only for loopback hosts (any 127.0.0.0/8
+    /// address, `::1`, `localhost`): the bodies carry personal data. (Policy
+    /// endpoints, checked by the core, allow only 127.0.0.1, `[::1]` and
+    /// `localhost`.)
     pub fn with_base(base: &str) -> Result<Self, BaseUrlError> {
         let refuse = |problem| BaseUrlError {
             url: base.to_string(),
@@ -134,7 +136,7 @@ impl HttpUploader {
             "http" if is_loopback(authority.host()) => {}
             "http" => {
                 return Err(refuse(
-                    "plain http is allowed only for loopback hosts (127.0.0.1, localhost, [::1])",
+                    "plain http is allowed only for loopback hosts (127.0.0.0/8, localhost, [::1])",
                 ))
             }
             _ => return Err(refuse("the scheme must be http or https")),
