@@ -117,7 +117,10 @@ impl From<GateError> for Failure {
             | GateError::NotWithdrawable { .. }
             | GateError::AgeRestricted { .. }
             | GateError::GpcRestricted { .. } => Failure::bad_input(e),
-            GateError::Storage { .. } | GateError::Closed | GateError::Internal { .. } => Failure {
+            GateError::Storage { .. }
+            | GateError::Busy { .. }
+            | GateError::Closed
+            | GateError::Internal { .. } => Failure {
                 kind: Kind::Storage,
                 lines: vec![format!("error: {e}")],
             },

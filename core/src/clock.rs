@@ -1,10 +1,46 @@
 //! Time. Every rule that depends on time (consent expiry, event TTL, backoff,
 //! ledger timestamps) reads it from the one [`Clock`] injected at open; nothing
-//! else in the crate calls `SystemTime::now()`. Also the RFC 3339 formatting and
-//! parsing the ledger, receipts and wire protocol use.
+//! else in the crate calls `SystemTime::now()`. Also [`time_changed`], which
+//! tells every open gate that the time jumped (their writer threads sleep
+//! until the next thing is due, and a jump moves that), and the RFC 3339
+//! formatting and parsing the ledger, receipts and wire protocol use.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Told when the time jumps; see [`time_changed`].
+pub(crate) trait TimeWaker: Send + Sync {
+    /// The time jumped: whatever was scheduled by it must be looked at again.
+    fn time_changed(&self);
+}
+
+/// Every live waker in the process (each open gate's writer).
+static WAKERS: Mutex<Vec<Weak<dyn TimeWaker>>> = Mutex::new(Vec::new());
+
+/// Registers `waker` until it is dropped.
+pub(crate) fn on_time_change(waker: Weak<dyn TimeWaker>) {
+    let mut w = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
+    w.retain(|w| w.strong_count() > 0);
+    w.push(waker);
+}
+
+/// Tells every open gate in the process that the wall clock jumped (the
+/// user changed the device time or time zone; Android's
+/// `ACTION_TIME_CHANGED`, iOS's `significantTimeChangeNotification`), so
+/// that an expiry or retention now due is applied at once instead of when
+/// it would have been due by the old time. [`ManualClock`] calls it itself.
+#[uniffi::export]
+pub fn time_changed() {
+    let live: Vec<_> = {
+        let mut w = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|w| w.strong_count() > 0);
+        w.iter().filter_map(Weak::upgrade).collect()
+    };
+    for waker in live {
+        waker.time_changed();
+    }
+}
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 /// Hosts may implement it (tests, a trusted network time); the default is
@@ -37,13 +73,15 @@ impl ManualClock {
     pub fn new(now_ms: i64) -> Self {
         ManualClock(AtomicI64::new(now_ms))
     }
-    /// Moves the clock to `now_ms`.
+    /// Moves the clock to `now_ms` (and tells open gates, [`time_changed`]).
     pub fn set(&self, now_ms: i64) {
         self.0.store(now_ms, Ordering::SeqCst);
+        time_changed();
     }
-    /// Moves the clock forward by `ms`.
+    /// Moves the clock forward by `ms` (and tells open gates, [`time_changed`]).
     pub fn advance(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
+        time_changed();
     }
 }
 

@@ -3,7 +3,7 @@
 //! the age gate and GPC restrictions, `needs_prompt` with its reasons, and the
 //! planning of a change (which purposes actually change, and which requests
 //! are refused). Pure functions over the policy, the stored decisions and a
-//! time: no I/O here; `gate` applies plans through `store`.
+//! time: no I/O here; the engine applies plans through `store`.
 
 use std::collections::HashMap;
 
@@ -214,6 +214,14 @@ impl ConsentState {
             .find(|p| p.id == purpose)
             .map(|p| p.status)
     }
+}
+
+/// Told after each committed change of consent state.
+#[uniffi::export(with_foreign)]
+pub trait ConsentListener: Send + Sync {
+    /// The state after the change. Called on the thread that made the change,
+    /// after every lock is released; also called once when the listener is set.
+    fn on_consent_changed(&self, state: ConsentState);
 }
 
 /// A decision as stored (one row per purpose).

@@ -1,8 +1,10 @@
 //! Device data and advertising identifiers, asked of the host only when
 //! allowed: the [`DeviceInfoProvider`] and [`AdIdProvider`] foreign traits, the
 //! [`DeviceInfo`] record, the platform signals (ATT, limit-ad-tracking, GPC)
-//! and the rules that decide whether a provider may be called at all. The
-//! gate keeps what was collected in memory only, to attach to upload batches.
+//! and the rules that decide whether a provider may be called at all
+//! ([`ad_id_permitted`] is the one advertising-id rule). What was collected
+//! is kept in memory only ([`Collected`]), to attach to upload batches, and
+//! trimmed whenever consent narrows.
 
 use serde::Serialize;
 
@@ -176,6 +178,46 @@ pub struct AgeSignal {
     pub age_years: Option<u32>,
     /// A parent or guardian has consented.
     pub parental_consent: bool,
+}
+
+/// The advertising-id rule of SPEC §4: the `advertising_id` category is
+/// allowed (`category_allowed`), ATT is authorized or not applicable, and
+/// limit-ad-tracking is off. Checked before the provider is asked and again
+/// when a batch is built.
+pub(crate) fn ad_id_permitted(category_allowed: bool, signals: PlatformSignals) -> bool {
+    category_allowed
+        && !signals.limit_ad_tracking
+        && matches!(
+            signals.att_status,
+            AttStatus::Authorized | AttStatus::NotApplicable
+        )
+}
+
+/// What was collected from the host and is kept in memory for batches.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    /// Allowed device fields, as last collected.
+    pub device: DeviceInfo,
+    /// The advertising id, while allowed.
+    pub ad_id: Option<String>,
+    /// The app's user id as the app set it (sent only while `account_id` is allowed).
+    pub user_id: Option<String>,
+}
+
+impl Collected {
+    /// Drops whatever the categories in `allowed` no longer cover (the user
+    /// id is kept in memory: it is only sent while allowed, and kept on disk
+    /// only then).
+    pub fn retain_allowed(&mut self, policy: &Policy, allowed: u64) {
+        self.device.retain_allowed(policy, allowed);
+        if policy
+            .reserved
+            .advertising_id
+            .is_none_or(|c| allowed & (1u64 << c) == 0)
+        {
+            self.ad_id = None;
+        }
+    }
 }
 
 /// True when the id is absent in substance: empty, or all zeros (the value

@@ -63,8 +63,14 @@ pub enum GateError {
         message: String,
     },
     /// The gate was closed; open a new one.
-    #[error("the consent gate is closed")]
+    #[error("the consent gate is closed; open a new one")]
     Closed,
+    /// Another gate (in this process or another) holds the data directory.
+    #[error("data directory {data_dir} is in use by another ConsentGate (in this process or another): one gate per directory is allowed; share the open one, or close it first")]
+    Busy {
+        /// The directory that is held.
+        data_dir: String,
+    },
     /// A bug in consentgate: an internal invariant failed. Please report it.
     #[error("internal error: {message}")]
     Internal {

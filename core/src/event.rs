@@ -1,9 +1,28 @@
-//! Validation of usage events at the API boundary (SPEC §4): the event name
-//! pattern and the shape of the properties (a JSON object, at most 16 KiB
-//! serialized, at most 8 levels deep). Runs on the caller's thread: the size
-//! and depth are checked by a byte scan before anything is parsed.
+//! What a usage event is at the API boundary (SPEC §4): the name pattern and
+//! the shape of the properties (a JSON object, at most 16 KiB serialized, at
+//! most 8 levels deep), checked once by [`validate`] on the caller's thread
+//! (size and depth by a byte scan before anything is parsed); what recording
+//! one can come to ([`RecordOutcome`], [`CaptureReport`]); and the
+//! [`CaptureRules`] a host-side buffer must follow, exported so that no
+//! platform layer keeps its own copy of them.
+
+use serde::Serialize;
 
 use crate::error::GateError;
+use crate::policy::Limits;
+
+/// The event name pattern of SPEC §4, for hosts that check names themselves.
+pub const NAME_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$";
+/// Longest accepted event name, in bytes.
+pub const MAX_NAME_BYTES: usize = 64;
+/// What a queued record costs against `max_queue_bytes` besides the UTF-8
+/// bytes of its name and properties.
+pub const RECORD_OVERHEAD_BYTES: usize = 16;
+/// Most events a host-side buffer holds before it must hand them over (and
+/// the number of buffered records that wakes the writer early).
+pub const HOST_BUFFER_MAX_EVENTS: u64 = 8192;
+/// Most bytes (as charged against `max_queue_bytes`) a host-side buffer holds.
+pub const HOST_BUFFER_MAX_BYTES: u64 = 1 << 20;
 
 /// The key serde_json reserves for raw values; an object using it would be
 /// read back as something else.
@@ -27,15 +46,135 @@ fn invalid(message: String) -> GateError {
     GateError::InvalidArgument { message }
 }
 
+/// Checks one event: its name, then its properties, if any. The only
+/// validation of events in the crate.
+pub fn validate(name: &str, properties_json: Option<&str>) -> Result<(), GateError> {
+    validate_name(name)?;
+    properties_json.map_or(Ok(()), validate_properties)
+}
+
+/// What a queued record costs against `max_queue_bytes`.
+pub(crate) fn record_bytes(name: &str, properties_json: Option<&str>) -> u64 {
+    (RECORD_OVERHEAD_BYTES + name.len() + properties_json.map_or(0, str::len)) as u64
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RecordOutcome {
+    /// Queued with this sequence number.
+    Recorded {
+        /// Monotonically increasing sequence number.
+        seq: u64,
+    },
+    /// Not queued, and nothing written.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+/// Why an event was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// `usage_events` is not allowed (or the policy defines no such category).
+    NoConsent,
+}
+
+impl DropReason {
+    /// The spelling the CLI prints, e.g. `no_consent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::NoConsent => "no_consent",
+        }
+    }
+}
+
+/// An event a host captured into its own buffer (see `record_captured`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CapturedEvent {
+    /// Event name, `^[A-Za-z][A-Za-z0-9_.\-]{0,63}$`.
+    pub name: String,
+    /// Properties as a JSON object, or none.
+    pub properties_json: Option<String>,
+    /// When the host captured it (ms since the epoch); later than now counts as now.
+    pub captured_at_ms: i64,
+    /// `ConsentState::version` the host mirrored when it captured the event.
+    pub consent_version: u64,
+}
+
+/// What `record_captured` did with a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct CaptureReport {
+    /// Events queued.
+    pub recorded: u32,
+    /// Events dropped for lack of consent (now, or at a withdrawal since capture).
+    pub dropped_no_consent: u32,
+    /// Events skipped as invalid.
+    pub invalid: u32,
+    /// Why the first invalid event was refused (no payload in it).
+    pub first_invalid: Option<String>,
+}
+
+/// The rules a host that buffers events on its side must follow, so that it
+/// refuses what the core would refuse and never holds more than the core
+/// would keep (G8). Read once at open; the platform layers keep no copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct CaptureRules {
+    /// The event name pattern (a regular expression, SPEC §4).
+    pub name_pattern: String,
+    /// Longest name, in bytes.
+    pub max_name_bytes: u64,
+    /// Longest properties document (serialized JSON), in bytes.
+    pub max_properties_bytes: u64,
+    /// Deepest nesting of properties (`{"a":1}` is 1 level).
+    pub max_properties_depth: u64,
+    /// What a record costs against the byte bounds besides the UTF-8 bytes
+    /// of its name and properties.
+    pub record_overhead_bytes: u64,
+    /// Most events a host buffer holds (the smaller of the host bound and
+    /// the policy's `max_queue_events`); beyond it the oldest is evicted
+    /// and counted.
+    pub max_buffered_events: u64,
+    /// Most bytes a host buffer holds (the smaller of the host bound and the
+    /// policy's `max_queue_bytes`).
+    pub max_buffered_bytes: u64,
+    /// The policy's queue bounds, for figures a host shows.
+    pub max_queue_events: u64,
+    /// See `max_queue_events`.
+    pub max_queue_bytes: u64,
+    /// Most events in one upload batch.
+    pub max_batch_events: u64,
+}
+
+impl CaptureRules {
+    /// The rules under the policy's `limits`.
+    pub(crate) fn for_limits(l: &Limits) -> CaptureRules {
+        CaptureRules {
+            name_pattern: NAME_PATTERN.to_string(),
+            max_name_bytes: MAX_NAME_BYTES as u64,
+            max_properties_bytes: MAX_PROPERTIES_BYTES as u64,
+            max_properties_depth: MAX_PROPERTIES_DEPTH as u64,
+            record_overhead_bytes: RECORD_OVERHEAD_BYTES as u64,
+            max_buffered_events: HOST_BUFFER_MAX_EVENTS.min(l.max_queue_events).max(1),
+            max_buffered_bytes: HOST_BUFFER_MAX_BYTES.min(l.max_queue_bytes).max(1),
+            max_queue_events: l.max_queue_events,
+            max_queue_bytes: l.max_queue_bytes,
+            max_batch_events: l.max_batch_events,
+        }
+    }
+}
+
 /// Checks an event name against `^[A-Za-z][A-Za-z0-9_.\-]{0,63}$`.
 pub fn validate_name(name: &str) -> Result<(), GateError> {
     let b = name.as_bytes();
     if b.is_empty() {
         return Err(invalid("event name is empty".into()));
     }
-    if b.len() > 64 {
+    if b.len() > MAX_NAME_BYTES {
         return Err(invalid(format!(
-            "event name is {} bytes long; the limit is 64",
+            "event name is {} bytes long; the limit is {MAX_NAME_BYTES}",
             b.len()
         )));
     }

@@ -22,40 +22,49 @@
 
 uniffi::setup_scaffolding!();
 
+// Modules, by layer (each uses only those above it in this list):
+// base — error, clock, logging;
+// domain — policy, consent, ledger, event, device, snapshot, ticket, wire;
+// storage — store; the rules over it — queue, deletion, upload;
+// engine — state, locks, the consent transaction, the writer;
+// api — the exported shell.
+mod api;
 pub mod clock;
 pub mod consent;
 pub mod deletion;
 pub mod device;
+mod engine;
 mod error;
 pub mod event;
-mod gate;
-mod integrity;
 pub mod ledger;
 mod logging;
 pub mod policy;
 mod queue;
 mod snapshot;
 mod store;
+mod ticket;
 pub mod upload;
+pub mod wire;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use api::{ConsentGate, GateConfig, OpenOptions};
+pub use clock::{time_changed, Clock, ManualClock, SystemClock};
 pub use consent::{
-    ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision, PurposeState,
-    StoreRecovery,
+    ConsentListener, ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision,
+    PurposeState, StoreRecovery,
 };
-pub use deletion::{DeletionListener, DeletionStatus, DeletionTicket};
+pub use deletion::DeletionListener;
 pub use device::{
     AdIdProvider, AgeSignal, AttStatus, DeviceInfo, DeviceInfoProvider, PlatformSignals,
 };
 pub use error::GateError;
-pub use event::EventInput;
-pub use gate::{
-    CaptureReport, CapturedEvent, ConsentGate, ConsentListener, DropReason, GateConfig,
-    OpenOptions, RecordOutcome,
+pub use event::{
+    CaptureReport, CaptureRules, CapturedEvent, DropReason, EventInput, RecordOutcome,
 };
 pub use ledger::{LedgerCheck, LedgerEntry};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{Policy, PolicyIssue, PurposeKind};
 pub use queue::QueueStats;
-pub use store::DB_FILE;
-pub use upload::{FlushReport, HttpHeader, UploadRequest, UploadResult, UploadTask, Uploader};
+pub use store::{DB_FILE, LOCK_FILE};
+pub use ticket::{DeletionStatus, DeletionTicket};
+pub use upload::{FlushReport, Uploader};
+pub use wire::{HttpHeader, UploadRequest, UploadResult, UploadTask, SDK_VERSION};

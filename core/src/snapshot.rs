@@ -22,17 +22,9 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Builds the snapshot for `granted` purposes.
     pub fn new(policy: &Policy, granted: u64, state: ConsentState) -> Snapshot {
-        let allowed = (0..policy.categories.len()).fold(0u64, |m, i| {
-            let need = policy.category_purpose_mask(i);
-            if need & !granted == 0 {
-                m | (1u64 << i)
-            } else {
-                m
-            }
-        });
         Snapshot {
             granted,
-            allowed,
+            allowed: policy.allowed_categories(granted),
             state,
         }
     }

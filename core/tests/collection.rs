@@ -623,7 +623,12 @@ fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
         "host drops are counted"
     );
     assert_eq!(gate.queue_stats().evicted, 2, "host evictions are counted");
-    assert_eq!(gate.queue_limits().max_queue_events, 20_000);
+    let rules = gate.capture_rules();
+    assert_eq!(rules.max_queue_events, 20_000);
+    assert_eq!(
+        rules.max_buffered_events, 8192,
+        "a host buffer never holds more than the core's own bound"
+    );
 }
 
 struct Throwing;

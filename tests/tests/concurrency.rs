@@ -72,7 +72,7 @@ fn concurrency() {
                 }
                 i += 1;
                 progress.fetch_add(1, Ordering::Relaxed);
-                if i % 16 == 0 {
+                if i.is_multiple_of(16) {
                     // An app records in bursts, not in a spin loop.
                     std::thread::sleep(Duration::from_micros(200));
                 }

@@ -20,7 +20,7 @@ import dev.consentgate.ffi.LedgerEntry
 import dev.consentgate.ffi.ConsentGate as NativeConsentGate
 import dev.consentgate.ffi.PlatformSignals
 import dev.consentgate.ffi.PurposeDecision
-import dev.consentgate.ffi.QueueLimits
+import dev.consentgate.ffi.CaptureRules
 import dev.consentgate.ffi.QueueStats
 import dev.consentgate.ffi.RecordOutcome
 import dev.consentgate.ffi.UploadRequest
@@ -453,7 +453,7 @@ class ConsentGate private constructor(
             }
             try {
                 // The policy's queue bounds size the capture buffer (read once).
-                val mirror = StateMirror(ffi.consentState(), ffi.deletionRequests(), ffi.queueLimits())
+                val mirror = StateMirror(ffi.consentState(), ffi.deletionRequests(), ffi.captureRules())
                 val now: () -> Long = if (clock == null) System::currentTimeMillis else clock::nowMs
                 val crossing = Crossing(ffi, mirror.capture, now, config.bufferWindowMs)
                 // The core calls the listener once now, so `allows`, `state`
@@ -471,12 +471,12 @@ class ConsentGate private constructor(
 }
 
 /** The Kotlin side of the core's consent state, shared by the gate and its listener. */
-internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>, limits: QueueLimits) {
+internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>, rules: CaptureRules) {
     val flow = MutableStateFlow(initial)
     val deletions = MutableStateFlow(tickets)
 
     /** Events recorded and not yet crossed, with the consent facts they are captured under. */
-    val capture = CaptureBuffer(limits.maxQueueEvents, limits.maxQueueBytes)
+    val capture = CaptureBuffer(rules)
 
     /** Allowed category ids; an immutable set, swapped whole. Empty (fail-closed) until the core says otherwise. */
     @Volatile

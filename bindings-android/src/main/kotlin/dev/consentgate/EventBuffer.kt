@@ -1,5 +1,6 @@
 package dev.consentgate
 
+import dev.consentgate.ffi.CaptureRules
 import dev.consentgate.ffi.CapturedEvent
 import dev.consentgate.ffi.GateException
 import dev.consentgate.ffi.LogLevel
@@ -22,23 +23,30 @@ import java.util.concurrent.atomic.AtomicLong
  * longer allowed, empties the buffer under it. So an event is either appended
  * before a withdrawal's listener call, and then purged by it, or refused.
  *
- * Bounded by [maxEvents] events and [maxBytes] bytes, the smaller of this
- * side's own bounds ([MAX_EVENTS], [MAX_BYTES]) and the policy's queue bounds
- * (`queue_limits()`, read once at open), so it never holds more than the core
+ * Bounded by [maxEvents] events and [maxBytes] bytes, as the core's
+ * `capture_rules()` says (read once at open: the smaller of the core's
+ * host-buffer bounds and the policy's queue bounds), so it never holds more than the core
  * would keep. When an event does not fit, the oldest buffered ones are
  * evicted (G8: oldest first) and counted; the count reaches the core, and
  * `QueueStats.evicted`, with the next crossing. The recording thread never
  * crosses to the core itself.
  *
  * Bytes are counted as the core charges them against `max_queue_bytes`: the
- * UTF-8 length of name and properties plus 16 per event ([recordBytes]).
+ * UTF-8 length of name and properties plus the rules' per-record overhead
+ * ([recordBytes]).
  */
-internal class CaptureBuffer(maxQueueEvents: ULong, maxQueueBytes: ULong) {
-    /** Most events held: `min(MAX_EVENTS, max_queue_events)`. */
-    val maxEvents: Int = minOf(MAX_EVENTS.toULong(), maxQueueEvents.coerceAtLeast(1u)).toInt()
+internal class CaptureBuffer(rules: CaptureRules) {
+    /** Most events held (`max_buffered_events` of the core's rules). */
+    val maxEvents: Int = rules.maxBufferedEvents.coerceIn(1uL, Int.MAX_VALUE.toULong()).toInt()
 
-    /** Most bytes held: `min(MAX_BYTES, max_queue_bytes)`. */
-    val maxBytes: Long = minOf(MAX_BYTES.toULong(), maxQueueBytes.coerceAtLeast(1u)).toLong()
+    /** Most bytes held (`max_buffered_bytes` of the core's rules). */
+    val maxBytes: Long = rules.maxBufferedBytes.coerceIn(1uL, Long.MAX_VALUE.toULong()).toLong()
+
+    /** What the core charges a record besides the UTF-8 bytes of its name and properties. */
+    private val overhead: Int = rules.recordOverheadBytes.coerceAtMost(1024uL).toInt()
+
+    /** What the core charges an event against `max_queue_bytes`. */
+    fun recordBytes(name: String, json: String?): Int = overhead + utf8Length(name) + (json?.let(::utf8Length) ?: 0)
 
     /** A background crossing is started once this many events wait. */
     private val crossAt = minOf(CROSS_AT, maxEvents)
@@ -244,19 +252,7 @@ internal class CaptureBuffer(maxQueueEvents: ULong, maxQueueBytes: ULong) {
         /** Hand events to the core in the background once this many wait (fewer under a smaller policy bound). */
         const val CROSS_AT = 256
 
-        /**
-         * This side's own bounds: at most this many waiting events, and
-         * [MAX_BYTES] bytes as the core counts them; lowered to the policy's
-         * `max_queue_events` / `max_queue_bytes` when those are smaller.
-         * Beyond them the oldest waiting events are evicted and counted.
-         */
-        const val MAX_EVENTS = 8192
-        const val MAX_BYTES = 1L shl 20
-
         private const val INITIAL_CAPACITY = 64
-
-        /** What the core charges an event against `max_queue_bytes`: UTF-8 bytes of name and properties, plus 16. */
-        fun recordBytes(name: String, json: String?): Int = 16 + utf8Length(name) + (json?.let(::utf8Length) ?: 0)
 
         /**
          * UTF-8 length of well-formed UTF-16 (the encoder and [EventJson.crossableName]
@@ -306,7 +302,7 @@ internal class Crossing(
 
     /** Captures one event; false when `usage_events` is not allowed (counted as dropped). */
     fun record(name: String, json: String?): Boolean {
-        val size = CaptureBuffer.recordBytes(name, json)
+        val size = buffer.recordBytes(name, json)
         val next = buffer.append(name, json, size, nowMs()) ?: return false
         dispatch(next)
         return true
@@ -315,7 +311,7 @@ internal class Crossing(
     /** Captures `count` events at once; returns how many were accepted (`count` or 0). */
     fun recordAll(names: Array<String>, jsons: Array<String?>, count: Int): Int {
         if (count == 0) return 0
-        val sizes = IntArray(count) { CaptureBuffer.recordBytes(names[it], jsons[it]) }
+        val sizes = IntArray(count) { buffer.recordBytes(names[it], jsons[it]) }
         val next = buffer.append(names, jsons, sizes, count, nowMs()) ?: return 0
         dispatch(next)
         return count

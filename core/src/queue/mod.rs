@@ -1,17 +1,26 @@
-//! The record queue: the in-memory buffer `record_event` appends to, the group
-//! commit that moves it into the store (at least every second, and on
-//! `flush`/`close`), the bounds of G8 (count, bytes, age; oldest evicted first
-//! and counted), and [`QueueStats`]. Withdrawal purges are driven by `gate`,
-//! which calls [`Buffer::purge`] and `Txn::clear_partition` under its locks.
+//! The record queue: the in-memory buffer `record_event` appends to
+//! (`buffer`), the group commit that moves it into the store with the bounds
+//! of G8 (`commit`: count and bytes, oldest evicted first and counted), the
+//! figures ([`QueueStats`], [`DiskQueue`]), which partition a record goes to
+//! and which purposes a partition needs, and the age bound (TTL).
+//!
+//! Withdrawal purges are run by the engine's consent transaction, which calls
+//! `Buffer::purge` and `Txn::clear_partition` under its locks.
 
-use std::collections::{HashMap, VecDeque};
+mod buffer;
+mod commit;
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::clock::DAY_MS;
 use crate::error::Result;
 use crate::policy::Policy;
-use crate::store::{PartitionCounts, QueuedRecord, Store};
+use crate::store::{PartitionCounts, Store};
+
+pub(crate) use buffer::{Buffer, Pending};
+pub(crate) use commit::commit;
 
 /// Queue figures for the app and support.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
@@ -30,76 +39,6 @@ pub struct QueueStats {
     pub delivered: u64,
     /// Events dropped because the backend refused their batch (4xx), since install.
     pub rejected: u64,
-}
-
-/// A record waiting in memory for the next group commit.
-#[derive(Debug, Clone)]
-pub(crate) struct Pending {
-    /// Bit mask of the categories the record needs.
-    pub categories: u64,
-    /// Bit mask of the purposes those categories require.
-    pub purposes: u64,
-    pub record: QueuedRecord,
-}
-
-/// The in-memory side of the queue, guarded by the gate's buffer mutex.
-#[derive(Debug, Default)]
-pub(crate) struct Buffer {
-    pub records: VecDeque<Pending>,
-    pub bytes: u64,
-    pub next_seq: u64,
-    /// Dropped for lack of consent and not yet persisted in the counters.
-    pub dropped_no_consent: u64,
-    /// Evicted from memory and not yet persisted in the counters.
-    pub evicted: u64,
-}
-
-impl Buffer {
-    /// Appends a record, evicting the oldest buffered one when the buffer
-    /// alone holds `cap` records (the writer is behind or the disk failing).
-    pub fn push(&mut self, p: Pending, cap: u64) {
-        if self.records.len() as u64 >= cap {
-            if let Some(old) = self.records.pop_front() {
-                self.bytes -= old.record.bytes();
-                self.evicted += 1;
-            }
-        }
-        self.bytes += p.record.bytes();
-        self.records.push_back(p);
-    }
-
-    /// Drops every buffered record that needs a purpose not in `granted` (G3).
-    pub fn purge(&mut self, granted: u64) {
-        let mut bytes = self.bytes;
-        self.records.retain(|p| {
-            let keep = p.purposes & !granted == 0;
-            if !keep {
-                bytes -= p.record.bytes();
-            }
-            keep
-        });
-        self.bytes = bytes;
-    }
-
-    /// Takes everything buffered, for a commit. The buffer restarts with the
-    /// capacity the last round needed, so callers that keep recording at the
-    /// same pace do not pay for the deque growing again (the p99 of
-    /// `record_event`).
-    pub fn take(&mut self) -> VecDeque<Pending> {
-        self.bytes = 0;
-        if self.records.is_empty() {
-            return VecDeque::new();
-        }
-        let capacity = self.records.len().clamp(64, 16_384);
-        std::mem::replace(&mut self.records, VecDeque::with_capacity(capacity))
-    }
-
-    /// Puts records back at the front after a failed commit.
-    pub fn restore(&mut self, mut records: VecDeque<Pending>) {
-        records.extend(self.records.drain(..));
-        self.bytes = records.iter().map(|p| p.record.bytes()).sum();
-        self.records = records;
-    }
 }
 
 /// The on-disk side of the queue's figures, guarded by the store mutex.
