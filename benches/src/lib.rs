@@ -92,7 +92,7 @@ pub fn fill(gate: &ConsentGate, n: usize) {
     }
     gate.persist().expect("persist");
     assert!(
-        gate.queue_stats().events >= n as u64,
+        gate.queue_stats().events >= n as i64,
         "the queue holds every event"
     );
 }
@@ -152,7 +152,7 @@ pub fn persist_events_per_s(gate: &ConsentGate, n: usize) -> f64 {
     gate.persist().expect("persist");
     let rate = n as f64 / start.elapsed().as_secs_f64();
     assert!(
-        gate.queue_stats().events >= n as u64,
+        gate.queue_stats().events >= n as i64,
         "every event is on disk"
     );
     rate

@@ -179,7 +179,7 @@ fn record_many(
     if let Some(p) = &json {
         consentgate::event::validate_properties(p)?;
     }
-    let mut recorded: Option<(u64, u64)> = None;
+    let mut recorded: Option<(i64, i64)> = None;
     let mut dropped: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut left = count;
     while left > 0 {
@@ -241,13 +241,13 @@ fn upload(
         add_up(&mut total, &report);
         match report.wait_ms {
             None => break None,
-            Some(ms) if !fixed_clock && ms <= max_wait_ms => {
+            Some(ms) if !fixed_clock && ms <= max_wait_ms as i64 => {
                 eprintln!(
                     "note: {} request(s) failed so far; retrying in {:.1} s",
                     total.retries,
                     ms as f64 / 1000.0
                 );
-                std::thread::sleep(Duration::from_millis(ms));
+                std::thread::sleep(Duration::from_millis(ms.max(0) as u64));
             }
             Some(ms) => break Some(ms),
         }

@@ -186,7 +186,7 @@ impl HttpUploader {
                 }
             }
         };
-        let status = response.status().as_u16();
+        let status = i32::from(response.status().as_u16());
         let retry_after_s = response
             .headers()
             .get("retry-after")
@@ -217,8 +217,9 @@ impl Uploader for HttpUploader {
 
 /// `Retry-After` in seconds. The HTTP-date form is not read (the core then
 /// uses its own backoff, which is never shorter than a second).
-fn parse_retry_after(value: &str) -> Option<u64> {
-    value.trim().parse().ok()
+fn parse_retry_after(value: &str) -> Option<i64> {
+    // Seconds (a negative value is none); the HTTP-date form is not used by the collector.
+    value.trim().parse().ok().filter(|s: &i64| *s >= 0)
 }
 
 /// At most [`MAX_RESPONSE_BODY`] bytes of the body as text (invalid UTF-8

@@ -180,7 +180,7 @@ pub struct ConsentState {
     /// Policy id.
     pub policy_id: String,
     /// Policy revision in force.
-    pub revision: u32,
+    pub revision: i64,
     /// True when any consent purpose is unset: show the banner.
     pub needs_prompt: bool,
     /// The distinct reasons, in a stable order.
@@ -203,7 +203,7 @@ pub struct ConsentState {
     /// Increases with every committed change in this process: a host that
     /// mirrors the state keeps the highest version it has seen, and tags
     /// events it buffers with it (see `record_captured`).
-    pub version: u64,
+    pub version: i64,
 }
 
 impl ConsentState {
@@ -239,7 +239,7 @@ pub(crate) struct StoredDecision {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Restrictions {
     /// `Some(min_age)` while the age gate applies.
-    pub age_gate: Option<u32>,
+    pub age_gate: Option<i32>,
     /// Global Privacy Control signal.
     pub gpc: bool,
 }
@@ -376,7 +376,7 @@ pub(crate) fn evaluate(policy: &Policy, facts: &Facts<'_>) -> Evaluation {
     Evaluation {
         state: ConsentState {
             policy_id: policy.policy_id.clone(),
-            revision: policy.revision,
+            revision: i64::from(policy.revision),
             needs_prompt: !prompt_reasons.is_empty(),
             prompt_reasons,
             allowed_categories: policy

@@ -175,7 +175,7 @@ pub struct PlatformSignals {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
 pub struct AgeSignal {
     /// Age in years, if known.
-    pub age_years: Option<u32>,
+    pub age_years: Option<i32>,
     /// A parent or guardian has consented.
     pub parental_consent: bool,
 }

@@ -40,7 +40,7 @@ pub enum GateError {
         /// The purpose the app tried to grant.
         purpose: String,
         /// The minimum age in force for the region.
-        min_age: u32,
+        min_age: i32,
     },
     /// A `necessary` purpose cannot be withdrawn.
     #[error("purpose \"{purpose}\" is necessary for the service and cannot be withdrawn")]

@@ -58,6 +58,13 @@ pub(crate) fn record_bytes(name: &str, properties_json: Option<&str>) -> u64 {
     (RECORD_OVERHEAD_BYTES + name.len() + properties_json.map_or(0, str::len)) as u64
 }
 
+/// `n` as the signed integer the exported records use (host languages have
+/// no unsigned types worth exposing); saturates, though no figure here comes
+/// near `i64::MAX`.
+pub(crate) fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Enum)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
@@ -65,7 +72,7 @@ pub enum RecordOutcome {
     /// Queued with this sequence number.
     Recorded {
         /// Monotonically increasing sequence number.
-        seq: u64,
+        seq: i64,
     },
     /// Not queued, and nothing written.
     Dropped {
@@ -101,18 +108,18 @@ pub struct CapturedEvent {
     /// When the host captured it (ms since the epoch); later than now counts as now.
     pub captured_at_ms: i64,
     /// `ConsentState::version` the host mirrored when it captured the event.
-    pub consent_version: u64,
+    pub consent_version: i64,
 }
 
 /// What `record_captured` did with a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct CaptureReport {
     /// Events queued.
-    pub recorded: u32,
+    pub recorded: i32,
     /// Events dropped for lack of consent (now, or at a withdrawal since capture).
-    pub dropped_no_consent: u32,
+    pub dropped_no_consent: i32,
     /// Events skipped as invalid.
-    pub invalid: u32,
+    pub invalid: i32,
     /// Why the first invalid event was refused (no payload in it).
     pub first_invalid: Option<String>,
 }
@@ -125,27 +132,27 @@ pub struct CaptureRules {
     /// The event name pattern (a regular expression, SPEC §4).
     pub name_pattern: String,
     /// Longest name, in bytes.
-    pub max_name_bytes: u64,
+    pub max_name_bytes: i64,
     /// Longest properties document (serialized JSON), in bytes.
-    pub max_properties_bytes: u64,
+    pub max_properties_bytes: i64,
     /// Deepest nesting of properties (`{"a":1}` is 1 level).
-    pub max_properties_depth: u64,
+    pub max_properties_depth: i64,
     /// What a record costs against the byte bounds besides the UTF-8 bytes
     /// of its name and properties.
-    pub record_overhead_bytes: u64,
+    pub record_overhead_bytes: i64,
     /// Most events a host buffer holds (the smaller of the host bound and
     /// the policy's `max_queue_events`); beyond it the oldest is evicted
     /// and counted.
-    pub max_buffered_events: u64,
+    pub max_buffered_events: i64,
     /// Most bytes a host buffer holds (the smaller of the host bound and the
     /// policy's `max_queue_bytes`).
-    pub max_buffered_bytes: u64,
+    pub max_buffered_bytes: i64,
     /// The policy's queue bounds, for figures a host shows.
-    pub max_queue_events: u64,
+    pub max_queue_events: i64,
     /// See `max_queue_events`.
-    pub max_queue_bytes: u64,
+    pub max_queue_bytes: i64,
     /// Most events in one upload batch.
-    pub max_batch_events: u64,
+    pub max_batch_events: i64,
 }
 
 impl CaptureRules {
@@ -153,15 +160,15 @@ impl CaptureRules {
     pub(crate) fn for_limits(l: &Limits) -> CaptureRules {
         CaptureRules {
             name_pattern: NAME_PATTERN.to_string(),
-            max_name_bytes: MAX_NAME_BYTES as u64,
-            max_properties_bytes: MAX_PROPERTIES_BYTES as u64,
-            max_properties_depth: MAX_PROPERTIES_DEPTH as u64,
-            record_overhead_bytes: RECORD_OVERHEAD_BYTES as u64,
-            max_buffered_events: HOST_BUFFER_MAX_EVENTS.min(l.max_queue_events).max(1),
-            max_buffered_bytes: HOST_BUFFER_MAX_BYTES.min(l.max_queue_bytes).max(1),
-            max_queue_events: l.max_queue_events,
-            max_queue_bytes: l.max_queue_bytes,
-            max_batch_events: l.max_batch_events,
+            max_name_bytes: MAX_NAME_BYTES as i64,
+            max_properties_bytes: MAX_PROPERTIES_BYTES as i64,
+            max_properties_depth: MAX_PROPERTIES_DEPTH as i64,
+            record_overhead_bytes: RECORD_OVERHEAD_BYTES as i64,
+            max_buffered_events: signed(HOST_BUFFER_MAX_EVENTS.min(l.max_queue_events).max(1)),
+            max_buffered_bytes: signed(HOST_BUFFER_MAX_BYTES.min(l.max_queue_bytes).max(1)),
+            max_queue_events: signed(l.max_queue_events),
+            max_queue_bytes: signed(l.max_queue_bytes),
+            max_batch_events: signed(l.max_batch_events),
         }
     }
 }

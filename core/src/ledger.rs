@@ -21,9 +21,9 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct LedgerEntry {
     /// Position in the chain, from 1, without gaps.
-    pub seq: u64,
+    pub seq: i64,
     /// `seq` of the first entry written by the same call (groups a receipt).
-    pub txn: u64,
+    pub txn: i64,
     /// When the change was made (ms since the epoch).
     pub at_ms: i64,
     /// Purpose id.
@@ -35,7 +35,7 @@ pub struct LedgerEntry {
     /// Policy id in force.
     pub policy_id: String,
     /// Policy revision in force.
-    pub revision: u32,
+    pub revision: i64,
     /// sha256 of the canonical policy document in force.
     pub policy_hash: String,
     /// The app's version.
@@ -56,9 +56,9 @@ pub struct LedgerCheck {
     /// True when every entry's hash and link is correct.
     pub intact: bool,
     /// How many entries were checked.
-    pub entries: u64,
+    pub entries: i64,
     /// The first entry that does not verify.
-    pub first_bad_seq: Option<u64>,
+    pub first_bad_seq: Option<i64>,
     /// What is wrong with it.
     pub problem: Option<String>,
 }
@@ -85,14 +85,14 @@ impl<'a> Canonical<'a> {
     /// The canonical form of `e`.
     pub fn of(e: &'a LedgerEntry) -> Self {
         Canonical {
-            seq: e.seq,
-            txn: e.txn,
+            seq: e.seq as u64,
+            txn: e.txn as u64,
             at_ms: e.at_ms,
             purpose: &e.purpose,
             status: e.status,
             source: e.source,
             policy_id: &e.policy_id,
-            revision: e.revision,
+            revision: u32::try_from(e.revision).unwrap_or(u32::MAX),
             policy_hash: &e.policy_hash,
             app_version: &e.app_version,
             region: e.region.as_deref(),
@@ -103,14 +103,14 @@ impl<'a> Canonical<'a> {
     /// The owned entry this form and its two hashes make.
     pub fn to_entry(&self, prev_hash: &str, hash: &str) -> LedgerEntry {
         LedgerEntry {
-            seq: self.seq,
-            txn: self.txn,
+            seq: self.seq as i64,
+            txn: self.txn as i64,
             at_ms: self.at_ms,
             purpose: self.purpose.to_string(),
             status: self.status,
             source: self.source,
             policy_id: self.policy_id.to_string(),
-            revision: self.revision,
+            revision: i64::from(self.revision),
             policy_hash: self.policy_hash.to_string(),
             app_version: self.app_version.to_string(),
             region: self.region.map(str::to_string),
@@ -279,13 +279,13 @@ impl ChainCheck {
         match self.broken {
             Some((seq, problem)) => LedgerCheck {
                 intact: false,
-                entries: self.entries,
-                first_bad_seq: Some(seq),
+                entries: self.entries as i64,
+                first_bad_seq: Some(seq as i64),
                 problem: Some(problem),
             },
             None => LedgerCheck {
                 intact: true,
-                entries: self.entries,
+                entries: self.entries as i64,
                 first_bad_seq: None,
                 problem: None,
             },

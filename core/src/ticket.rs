@@ -21,14 +21,14 @@ pub enum DeletionStatus {
     /// An endpoint refused the request (4xx); show it to the user.
     Failed {
         /// The HTTP status.
-        status: u16,
+        status: i32,
     },
 }
 
 impl DeletionStatus {
     /// The stored form: the `status` column and the `failed_status` one (the
     /// receipt columns hold [`Ticket::receipt`]).
-    pub(crate) fn columns(&self) -> (&'static str, Option<u16>) {
+    pub(crate) fn columns(&self) -> (&'static str, Option<i32>) {
         match self {
             DeletionStatus::Pending => ("pending", None),
             DeletionStatus::Acknowledged { .. } => ("acknowledged", None),
@@ -43,7 +43,7 @@ impl DeletionStatus {
     pub(crate) fn from_columns(
         status: &str,
         receipt: Option<&(String, String)>,
-        failed_status: Option<u16>,
+        failed_status: Option<i32>,
     ) -> Option<DeletionStatus> {
         Some(match status {
             "pending" => DeletionStatus::Pending,

@@ -56,7 +56,7 @@ pub enum UploadTask {
     /// Nothing may be sent before `ms` milliseconds have passed (backoff).
     Wait {
         /// How long to wait.
-        ms: u64,
+        ms: i64,
     },
     /// Nothing to send now.
     Done,
@@ -68,9 +68,9 @@ pub enum UploadResult {
     /// The server answered.
     Http {
         /// HTTP status code.
-        status: u16,
+        status: i32,
         /// `Retry-After` in seconds, if the server sent one.
-        retry_after_s: Option<u64>,
+        retry_after_s: Option<i64>,
         /// The response body, if any (deletion receipts are read from it).
         body: Option<String>,
     },
@@ -87,7 +87,7 @@ pub(crate) enum Reply {
     /// 2xx.
     Delivered,
     /// Other 4xx than 408 and 429: will never succeed.
-    Refused(u16),
+    Refused(i32),
     /// 408, 429, 5xx, other statuses and network errors.
     Retry { retry_after_ms: Option<i64> },
 }
@@ -103,7 +103,7 @@ pub(crate) fn classify(result: &UploadResult) -> Reply {
             200..=299 => Reply::Delivered,
             400..=499 if !matches!(*status, 408 | 429) => Reply::Refused(*status),
             _ => Reply::Retry {
-                retry_after_ms: retry_after_s.map(|s| (s.min(86_400) as i64) * 1000),
+                retry_after_ms: retry_after_s.map(|s| s.clamp(0, 86_400) * 1000),
             },
         },
         UploadResult::NetworkError { .. } => Reply::Retry {
@@ -166,7 +166,7 @@ pub(crate) fn post(id: &str, url: String, json: &[u8]) -> UploadRequest {
 /// called `complete_upload`).
 pub(crate) const IN_FLIGHT_TIMEOUT_MS: i64 = 120_000;
 /// How soon to look again while a request is in flight.
-pub(crate) const IN_FLIGHT_RECHECK_MS: u64 = 1_000;
+pub(crate) const IN_FLIGHT_RECHECK_MS: i64 = 1_000;
 
 /// Requests handed to the host and not completed yet, with when, in this
 /// process (a second process on the same data directory cannot hold a gate).

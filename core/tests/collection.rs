@@ -583,7 +583,7 @@ fn g3_host_buffered_events_captured_before_a_withdrawal_never_land() {
     let dir = tempfile::tempdir().unwrap();
     let gate = open(dir.path(), &example_kz(), &clock());
     let v1 = grant(&gate, "analytics", true).version;
-    let captured = |v: u64, name: &str| consentgate::CapturedEvent {
+    let captured = |v: i64, name: &str| consentgate::CapturedEvent {
         name: name.into(),
         properties_json: Some(r#"{"k":1}"#.into()),
         captured_at_ms: T0 - 5_000,

@@ -18,7 +18,7 @@ fn g5_every_change_appends_a_chained_entry_with_its_context() {
     assert_eq!(ledger.len(), 4, "three grants and one withdrawal");
     let policy = gate.policy();
     for (i, e) in ledger.iter().enumerate() {
-        assert_eq!(e.seq, i as u64 + 1);
+        assert_eq!(e.seq, i as i64 + 1);
         assert_eq!(e.policy_id, "aqkol-city-app");
         assert_eq!(e.policy_hash, policy.hash);
         assert_eq!(e.revision, 1);
@@ -203,7 +203,7 @@ fn g5_a_long_ledger_is_verified_whole_at_open() {
                 gate.reject_all(ConsentSource::Settings).unwrap();
             }
         }
-        let n = gate.ledger().unwrap().len() as u64;
+        let n = gate.ledger().unwrap().len() as i64;
         assert!(n > 2100, "{n} entries");
         n
     };

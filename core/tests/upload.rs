@@ -33,7 +33,7 @@ fn header<'a>(req: &'a UploadRequest, name: &str) -> &'a str {
         .value
 }
 
-fn http(status: u16) -> UploadResult {
+fn http(status: i32) -> UploadResult {
     UploadResult::Http {
         status,
         retry_after_s: None,
@@ -56,7 +56,7 @@ fn expect_upload(gate: &ConsentGate) -> UploadRequest {
     }
 }
 
-fn expect_wait(gate: &ConsentGate) -> u64 {
+fn expect_wait(gate: &ConsentGate) -> i64 {
     match gate.next_upload().unwrap() {
         UploadTask::Wait { ms } => ms,
         other => panic!("expected a wait, got {other:?}"),
@@ -188,7 +188,7 @@ fn retries_back_off_exponentially_with_the_same_batch_id_and_honour_retry_after(
         )
         .unwrap();
         let wait = expect_wait(&gate);
-        let full = 1000u64 << (attempt - 1);
+        let full = 1000i64 << (attempt - 1);
         assert!(
             wait >= full / 2 && wait <= full,
             "attempt {attempt}: waited {wait}, want {}..={full}",
@@ -572,7 +572,7 @@ fn g6_a_backend_that_never_sends_a_receipt_does_not_block_uploads_forever() {
         let r = gate.flush(Scripted::new(vec![http(204)])).unwrap();
         if let Some(ms) = r.wait_ms {
             assert_eq!(r.retries, 1, "the retry is counted");
-            c.advance(ms as i64);
+            c.advance(ms);
         }
     }
     assert!(

@@ -120,8 +120,8 @@ struct Original {
     head: Vec<u8>,
     granted: BTreeSet<String>,
     statuses: BTreeMap<String, ConsentStatus>,
-    ledger_entries: u64,
-    events: u64,
+    ledger_entries: i64,
+    events: i64,
 }
 
 fn copy_live(dir: &Path) -> (Vec<u8>, Vec<u8>) {

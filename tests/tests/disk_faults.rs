@@ -138,7 +138,7 @@ fn allows_all(gate: &ConsentGate) -> [bool; 3] {
 }
 
 /// Records `n` events; every call must return Ok. Returns how many were queued.
-fn record(gate: &ConsentGate, n: usize, t: &mut Tally, tag: &str) -> u64 {
+fn record(gate: &ConsentGate, n: usize, t: &mut Tally, tag: &str) -> i64 {
     let mut queued = 0;
     for i in 0..n {
         match gate.record_event(
@@ -174,7 +174,7 @@ fn fault_rounds(
     rounds: usize,
     rng: &mut Rng,
     model: &mut Model,
-    queued: &mut u64,
+    queued: &mut i64,
     t: &mut Tally,
 ) {
     let mut evicted_seen = gate.queue_stats().evicted;
@@ -332,7 +332,7 @@ fn fault_rounds(
 }
 
 /// After the faults: a fresh open sees every decision and every event.
-fn check_reopen(dir: &Path, model: &Model, queued: Option<u64>, t: &mut Tally, when: &str) {
+fn check_reopen(dir: &Path, model: &Model, queued: Option<i64>, t: &mut Tally, when: &str) {
     match open(dir) {
         Ok(gate) => {
             if model_of(&gate.consent_state()) != *model {

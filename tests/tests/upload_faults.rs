@@ -88,15 +88,15 @@ fn drain(
             UploadTask::Done => return (requests, waited),
             UploadTask::Wait { ms } => {
                 if ms > 1 {
-                    clock.advance(ms as i64 - 1);
+                    clock.advance(ms - 1);
                     if !matches!(gate.next_upload().unwrap(), UploadTask::Wait { .. }) {
                         violations.push(format!("a request was offered {} ms early", 1));
                     }
                     clock.advance(1);
                 } else {
-                    clock.advance(ms as i64);
+                    clock.advance(ms);
                 }
-                waited += ms;
+                waited += ms as u64;
             }
             UploadTask::Upload { request } => {
                 requests += 1;
@@ -178,7 +178,7 @@ fn upload_faults() {
         ));
     }
     let stats = gate.queue_stats();
-    if stats.delivered != events as u64 || stats.events != 0 {
+    if stats.delivered != events as i64 || stats.events != 0 {
         violations.push(format!(
             "SDK says delivered {} with {} still queued",
             stats.delivered, stats.events

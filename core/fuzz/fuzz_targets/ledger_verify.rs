@@ -186,10 +186,12 @@ fn oracle_hash(e: &LedgerEntry) -> String {
 fn oracle(anchor: (u64, &str), entries: &[LedgerEntry]) -> Option<u64> {
     let (mut seq, mut hash) = (anchor.0, anchor.1.to_string());
     for e in entries {
-        if seq.checked_add(1) != Some(e.seq) || e.prev_hash != hash || oracle_hash(e) != e.hash {
-            return Some(e.seq);
+        // Seqs are compared as the u64 the chain rule reads them as.
+        let e_seq = e.seq as u64;
+        if seq.checked_add(1) != Some(e_seq) || e.prev_hash != hash || oracle_hash(e) != e.hash {
+            return Some(e_seq);
         }
-        seq = e.seq;
+        seq = e_seq;
         hash = e.hash.clone();
     }
     None
@@ -308,14 +310,14 @@ fuzz_target!(|input: Input| {
                 Seq::Raw(v) => v,
             };
             let mut e = LedgerEntry {
-                seq: seq as u64,
-                txn: r.txn as u64,
+                seq,
+                txn: r.txn as i64,
                 at_ms: r.at_ms,
                 purpose: r.purpose.get(&["analytics", "advertising", "service", ""]),
                 status: consentgate::ConsentStatus::Unset,
                 source: consentgate::ConsentSource::Migration,
                 policy_id: r.policy_id.get(&["aqkol-city-app", "x"]),
-                revision: r.revision as u32,
+                revision: i64::from(r.revision as u32),
                 policy_hash: r.policy_hash.get(&["abc", GENESIS]),
                 app_version: r.app_version.get(&["fuzz", "1.0.0"]),
                 region: r.region.as_ref().map(|t| t.get(&["KZ", "EU"])),
@@ -402,7 +404,7 @@ fuzz_target!(|input: Input| {
     if let Ok(entries) = &entries {
         // Open also refuses a chain whose head seq leaves no room to append
         // (above i64::MAX / 2; past i64::MAX it was negative on disk).
-        let head = entries.last().map_or(anchor.0, |e| e.seq);
+        let head = entries.last().map_or(anchor.0, |e| e.seq as u64);
         let usable =
             oracle((anchor.0, &anchor.1), entries).is_none() && head <= i64::MAX as u64 / 2;
         check_open(st, &entries[..], usable);
@@ -419,13 +421,13 @@ fuzz_target!(|input: Input| {
             if check.intact {
                 assert_eq!(
                     check.entries,
-                    entries.len() as u64,
+                    entries.len() as i64,
                     "intact but not every entry counted"
                 );
                 assert!(check.problem.is_none() && check.first_bad_seq.is_none());
             } else {
                 assert_eq!(
-                    check.first_bad_seq, expected,
+                    check.first_bad_seq, expected.map(|s| s as i64),
                     "names the wrong first bad entry"
                 );
                 assert!(

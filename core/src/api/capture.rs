@@ -42,12 +42,17 @@ impl ConsentGate {
     pub fn record_captured(
         &self,
         events: Vec<CapturedEvent>,
-        dropped_no_consent: u64,
-        evicted: u64,
+        dropped_no_consent: i64,
+        evicted: i64,
     ) -> Result<CaptureReport, GateError> {
-        Ok(self
-            .engine
-            .record_captured(events, dropped_no_consent, evicted)?)
+        let count = |n: i64, what: &str| {
+            u64::try_from(n).map_err(|_| GateError::InvalidArgument {
+                message: format!("{what} must not be negative, got {n}"),
+            })
+        };
+        let dropped = count(dropped_no_consent, "dropped_no_consent")?;
+        let evicted = count(evicted, "evicted")?;
+        Ok(self.engine.record_captured(events, dropped, evicted)?)
     }
 
     /// The rules a host that buffers events on its side follows: the name

@@ -22,14 +22,14 @@ pub(crate) fn next(
     in_flight: &mut InFlight,
     now: i64,
 ) -> Result<Option<UploadTask>> {
-    let mut wait: Option<u64> = None;
-    let mut note_wait = |ms: u64| wait = Some(wait.map_or(ms, |w: u64| w.min(ms)));
+    let mut wait: Option<i64> = None;
+    let mut note_wait = |ms: i64| wait = Some(wait.map_or(ms, |w: i64| w.min(ms)));
     let pending = store.pending_deletions()?;
     for t in &pending {
         if in_flight.contains(&t.request_id) {
             note_wait(IN_FLIGHT_RECHECK_MS);
         } else if t.next_attempt_ms > now {
-            note_wait((t.next_attempt_ms - now) as u64);
+            note_wait(t.next_attempt_ms - now);
         } else if let Some(endpoint) = t.pending_endpoints.first() {
             in_flight.hand_out(&t.request_id, now);
             return Ok(Some(UploadTask::Upload {

@@ -151,7 +151,7 @@ impl Engine {
             !changes.is_empty() || !meta.is_empty() || !purge.is_empty() || erase.is_some();
         if needs_write {
             db.store.write(true, |txn: &mut Txn<'_>| {
-                let mut group = 0u64;
+                let mut group = 0i64;
                 for c in changes {
                     let p = &policy.purposes[c.purpose];
                     txn.put_decision(&p.id, &decisions[&p.id])?;
@@ -163,7 +163,7 @@ impl Engine {
                         status: c.to,
                         source: c.source,
                         policy_id: policy.policy_id.clone(),
-                        revision: policy.revision,
+                        revision: i64::from(policy.revision),
                         policy_hash: policy.hash.clone(),
                         app_version: self.app_version.clone(),
                         region: self.region.clone(),

@@ -12,7 +12,7 @@ use super::{lock, Engine};
 use crate::device::{ad_id_permitted, AdIdProvider, DeviceInfo, DeviceInfoProvider};
 use crate::error::{Error, Result};
 use crate::event::{
-    self, CaptureReport, CaptureRules, CapturedEvent, DropReason, EventInput, RecordOutcome,
+    self, signed, CaptureReport, CaptureRules, CapturedEvent, DropReason, EventInput, RecordOutcome,
 };
 use crate::queue::{Buffer, Pending};
 use crate::store::QueuedRecord;
@@ -181,7 +181,7 @@ impl Engine {
         } else {
             self.pending(buffer);
         }
-        RecordOutcome::Recorded { seq }
+        RecordOutcome::Recorded { seq: signed(seq) }
     }
 
     /// Something is waiting in the buffer: the first thing since the last

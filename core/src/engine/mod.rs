@@ -43,6 +43,7 @@ use crate::consent::{
 use crate::deletion::DeletionListener;
 use crate::device::{AgeSignal, Collected, PlatformSignals};
 use crate::error::{Error, Result};
+use crate::event::signed;
 use crate::ledger::{LedgerCheck, LedgerEntry};
 use crate::policy::{Policy, PurposeKind};
 use crate::queue::{Buffer, DiskQueue, QueueStats};
@@ -198,8 +199,8 @@ impl Engine {
 
     /// Reports the user's age; under the age gate every consent purpose is denied.
     pub fn set_age(&self, age: AgeSignal) -> Result<ConsentState> {
-        if age.age_years.is_some_and(|a| a > 150) {
-            return Err(Error::Invalid("age_years must be at most 150".into()));
+        if age.age_years.is_some_and(|a| !(0..=150).contains(&a)) {
+            return Err(Error::Invalid("age_years must be from 0 to 150".into()));
         }
         self.change(|e, db| {
             let before = db.age;
@@ -260,13 +261,13 @@ impl Engine {
             (a, b) => a.or(b),
         };
         QueueStats {
-            events: events + buffer.records.len() as u64,
-            bytes: bytes + buffer.bytes,
+            events: signed(events + buffer.records.len() as u64),
+            bytes: signed(bytes + buffer.bytes),
             oldest_ms: oldest,
-            evicted: db.queue.evicted + buffer.evicted,
-            dropped_no_consent: db.queue.dropped_no_consent + buffer.dropped_no_consent,
-            delivered: db.queue.delivered,
-            rejected: db.queue.rejected,
+            evicted: signed(db.queue.evicted + buffer.evicted),
+            dropped_no_consent: signed(db.queue.dropped_no_consent + buffer.dropped_no_consent),
+            delivered: signed(db.queue.delivered),
+            rejected: signed(db.queue.rejected),
         }
     }
 
@@ -341,7 +342,11 @@ impl Engine {
     fn restrictions(&self, db: &Db) -> Restrictions {
         let min_age = self.policy.min_age_for(self.region.as_deref());
         let age_gate = match (min_age, db.age.age_years) {
-            (Some(min), Some(age)) if age < min && !db.age.parental_consent => Some(min),
+            (Some(min), Some(age))
+                if i64::from(age) < i64::from(min) && !db.age.parental_consent =>
+            {
+                Some(i32::try_from(min).unwrap_or(i32::MAX))
+            }
             _ => None,
         };
         Restrictions {

@@ -15,7 +15,7 @@ use crate::upload::{self, Completed, FlushReport, Outbox, Sendable, Uploader};
 use crate::wire::{UploadResult, UploadTask};
 
 /// Most requests one `flush` sends.
-const FLUSH_MAX_REQUESTS: u32 = 100_000;
+const FLUSH_MAX_REQUESTS: i32 = 100_000;
 
 impl Engine {
     /// What to send next (after committing the buffer, so that it goes too).

@@ -31,7 +31,7 @@ pub(crate) struct Buffer {
     /// `usage_events` away: a host-buffered event captured under an older
     /// version is dropped (G3). Set and read under the buffer lock, like the
     /// purge it comes with.
-    pub revoked_version: u64,
+    pub revoked_version: i64,
     /// Since when something (a record, a drop or eviction count) waits for
     /// the next commit: the writer commits within a second of it. Set by the
     /// engine, which wakes the writer then.

@@ -26,19 +26,19 @@ pub(crate) use commit::commit;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct QueueStats {
     /// Records queued (in memory and on disk).
-    pub events: u64,
+    pub events: i64,
     /// Their size in bytes as charged against `max_queue_bytes`.
-    pub bytes: u64,
+    pub bytes: i64,
     /// Capture time of the oldest queued record.
     pub oldest_ms: Option<i64>,
     /// Records evicted by the count, size or age bounds since install.
-    pub evicted: u64,
+    pub evicted: i64,
     /// Events dropped because `usage_events` was not allowed, since install.
-    pub dropped_no_consent: u64,
+    pub dropped_no_consent: i64,
     /// Events the backend accepted, since install.
-    pub delivered: u64,
+    pub delivered: i64,
     /// Events dropped because the backend refused their batch (4xx), since install.
-    pub rejected: u64,
+    pub rejected: i64,
 }
 
 /// The on-disk side of the queue's figures, guarded by the store mutex.

@@ -33,7 +33,8 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<(Ticket, bool)> {
     let status = DeletionStatus::from_columns(
         &stored,
         receipt.as_ref(),
-        r.get::<_, Option<i64>>(12)?.map(|v| v as u16),
+        r.get::<_, Option<i64>>(12)?
+            .map(|v| i32::try_from(v).unwrap_or(0)),
     );
     Ok((
         Ticket {

@@ -143,7 +143,7 @@ impl Txn<'_> {
             .head
             .0
             .checked_add(1)
-            .filter(|s| i64::try_from(*s).is_ok())
+            .and_then(|s| i64::try_from(s).ok())
             .ok_or_else(|| Error::Invalid("the consent ledger has no seq left".into()))?;
         if e.txn == 0 {
             e.txn = e.seq;
@@ -157,8 +157,8 @@ impl Txn<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
-                e.seq as i64,
-                e.txn as i64,
+                e.seq,
+                e.txn,
                 e.at_ms,
                 e.purpose,
                 e.status.as_str(),
@@ -172,7 +172,7 @@ impl Txn<'_> {
                 e.prev_hash,
                 e.hash
             ])?;
-        self.head = (e.seq, e.hash.clone());
+        self.head = (e.seq as u64, e.hash.clone());
         Ok(e)
     }
 

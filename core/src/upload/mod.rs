@@ -36,21 +36,21 @@ pub trait Uploader: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct FlushReport {
     /// Requests sent.
-    pub requests: u32,
+    pub requests: i32,
     /// Batches the backend accepted.
-    pub batches_delivered: u32,
+    pub batches_delivered: i32,
     /// Events the backend accepted.
-    pub events_delivered: u64,
+    pub events_delivered: i64,
     /// Events dropped because the backend refused their batch (4xx).
-    pub events_rejected: u64,
+    pub events_rejected: i64,
     /// Requests that will be retried (408, 429, 5xx, network errors).
-    pub retries: u32,
+    pub retries: i32,
     /// Deletion requests acknowledged.
-    pub deletions_acknowledged: u32,
+    pub deletions_acknowledged: i32,
     /// Deletion requests the backend refused (4xx).
-    pub deletions_failed: u32,
+    pub deletions_failed: i32,
     /// Set when flush stopped because of backoff: when to try again.
-    pub wait_ms: Option<u64>,
+    pub wait_ms: Option<i64>,
 }
 
 impl FlushReport {
@@ -60,9 +60,9 @@ impl FlushReport {
             Completed::Unknown => {}
             Completed::Batch(BatchOutcome::Delivered(n)) => {
                 self.batches_delivered += 1;
-                self.events_delivered += n;
+                self.events_delivered += *n as i64;
             }
-            Completed::Batch(BatchOutcome::Refused(n)) => self.events_rejected += n,
+            Completed::Batch(BatchOutcome::Refused(n)) => self.events_rejected += *n as i64,
             Completed::Batch(BatchOutcome::Retry) => self.retries += 1,
             Completed::Deletion { ticket, retry } => match ticket.status {
                 crate::ticket::DeletionStatus::Acknowledged { .. } => {

@@ -31,7 +31,7 @@ pub(crate) fn next_task(out: &mut Outbox<'_>, now: &Sendable<'_>) -> Result<Uplo
         }
         if b.next_attempt_ms > t {
             return Ok(UploadTask::Wait {
-                ms: (b.next_attempt_ms - t) as u64,
+                ms: b.next_attempt_ms - t,
             });
         }
         match sendable_records(out.store, &b, now)? {

@@ -136,7 +136,7 @@ pub fn policy_with_limits(limits: Value) -> String {
 }
 
 /// Records `n` events named `name` and returns their seqs.
-pub fn record_n(gate: &ConsentGate, name: &str, n: usize) -> Vec<u64> {
+pub fn record_n(gate: &ConsentGate, name: &str, n: usize) -> Vec<i64> {
     (0..n)
         .map(|i| {
             match gate

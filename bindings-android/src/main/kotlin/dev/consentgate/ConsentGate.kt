@@ -323,11 +323,7 @@ class ConsentGate private constructor(
      * @throws GateException.InvalidArgument for a negative age.
      */
     fun setAge(ageYears: Int?, parentalConsent: Boolean = false): ConsentState {
-        if (ageYears != null && ageYears < 0) {
-            // The FFI type is unsigned: a negative age cannot reach the core.
-            throw GateException.InvalidArgument("age_years must not be negative")
-        }
-        return setAge(AgeSignal(ageYears?.toUInt(), parentalConsent))
+        return setAge(AgeSignal(ageYears, parentalConsent))
     }
 
     /**

@@ -37,13 +37,13 @@ import java.util.concurrent.atomic.AtomicLong
  */
 internal class CaptureBuffer(rules: CaptureRules) {
     /** Most events held (`max_buffered_events` of the core's rules). */
-    val maxEvents: Int = rules.maxBufferedEvents.coerceIn(1uL, Int.MAX_VALUE.toULong()).toInt()
+    val maxEvents: Int = rules.maxBufferedEvents.coerceIn(1L, Int.MAX_VALUE.toLong()).toInt()
 
     /** Most bytes held (`max_buffered_bytes` of the core's rules). */
-    val maxBytes: Long = rules.maxBufferedBytes.coerceIn(1uL, Long.MAX_VALUE.toULong()).toLong()
+    val maxBytes: Long = rules.maxBufferedBytes.coerceAtLeast(1L)
 
     /** What the core charges a record besides the UTF-8 bytes of its name and properties. */
-    private val overhead: Int = rules.recordOverheadBytes.coerceAtMost(1024uL).toInt()
+    private val overhead: Int = rules.recordOverheadBytes.coerceIn(0L, 1024L).toInt()
 
     /** What the core charges an event against `max_queue_bytes`. */
     fun recordBytes(name: String, json: String?): Int = overhead + utf8Length(name) + (json?.let(::utf8Length) ?: 0)
@@ -65,7 +65,7 @@ internal class CaptureBuffer(rules: CaptureRules) {
     private var evicted = 0L
     private var evictedSinceOpen = 0L
     private var usageAllowed = false
-    private var version = 0uL
+    private var version = 0L
     private var closed = false
     private var timerArmed = false
     private var kickQueued = false
@@ -195,7 +195,7 @@ internal class CaptureBuffer(rules: CaptureRules) {
      * at crossing anyway. The drop and eviction counts stay for the next
      * crossing.
      */
-    fun onState(usageAllowed: Boolean, version: ULong) {
+    fun onState(usageAllowed: Boolean, version: Long) {
         synchronized(lock) {
             if (closed) return
             this.usageAllowed = usageAllowed
@@ -349,7 +349,7 @@ internal class Crossing(
 
     private fun deliver(batch: CaptureBuffer.Batch) {
         val report = try {
-            ffi.recordCaptured(batch.events, batch.dropped.toULong(), batch.evicted.toULong())
+            ffi.recordCaptured(batch.events, batch.dropped, batch.evicted)
         } catch (e: Exception) {
             // Only a closed or broken core gets here; the caller's own call
             // to it reports that. The counts wait for the next crossing.
@@ -367,7 +367,7 @@ internal class Crossing(
                 "consentgate: ${batch.evicted} recorded event(s) evicted on the Kotlin side (buffer full, oldest first)",
             )
         }
-        if (report.invalid > 0u) {
+        if (report.invalid > 0) {
             invalid.addAndGet(report.invalid.toLong())
             ConsentGateLogging.log(
                 LogLevel.WARN,

@@ -59,7 +59,7 @@ class HttpUploader @JvmOverloads constructor(
             val status = c.responseCode
             val retryAfter = parseRetryAfter(c.getHeaderField("Retry-After"))
             val reply = (if (status >= 400) c.errorStream else c.inputStream)?.use { readCapped(it) }
-            UploadResult.Http(status.toUShort(), retryAfter, reply)
+            UploadResult.Http(status, retryAfter, reply)
         } catch (e: IOException) {
             connection?.disconnect()
             UploadResult.NetworkError("${e.javaClass.simpleName}: ${e.message}")
@@ -85,15 +85,15 @@ class HttpUploader @JvmOverloads constructor(
 
     internal companion object {
         /** `Retry-After` as delta-seconds or an HTTP date; null when absent or unreadable. */
-        fun parseRetryAfter(value: String?, nowMs: Long = System.currentTimeMillis()): ULong? {
+        fun parseRetryAfter(value: String?, nowMs: Long = System.currentTimeMillis()): Long? {
             val v = value?.trim()?.takeIf { it.isNotEmpty() } ?: return null
-            v.toLongOrNull()?.let { return if (it >= 0) it.toULong() else null }
+            v.toLongOrNull()?.let { return if (it >= 0) it else null }
             // SimpleDateFormat, not java.time: minSdk 21 has no java.time without desugaring.
             val format = SimpleDateFormat("EEE, dd MMM yyyy HH:mm:ss zzz", Locale.US)
             format.timeZone = TimeZone.getTimeZone("GMT")
             return try {
                 val at = format.parse(v)?.time ?: return null
-                ((at - nowMs).coerceAtLeast(0) / 1000).toULong()
+                ((at - nowMs).coerceAtLeast(0) / 1000)
             } catch (e: ParseException) {
                 null
             }

@@ -43,14 +43,14 @@ class BufferTest {
 
             gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
             assertEquals(0, gate.bufferedEvents)
-            assertEquals(0uL, gate.queueStats().events, "withdrawal left buffered events queued")
+            assertEquals(0L, gate.queueStats().events, "withdrawal left buffered events queued")
             assertEquals(emptyList<Any?>(), queue(gate))
             gate.setConsent(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
             gate.persist()
-            assertEquals(0uL, gate.queueStats().events, "buffered events came back with consent")
+            assertEquals(0L, gate.queueStats().events, "buffered events came back with consent")
         }
         Fixtures.open(dir).use { gate ->
-            assertEquals(0uL, gate.queueStats().events, "buffered events reached the store")
+            assertEquals(0L, gate.queueStats().events, "buffered events reached the store")
             assertEquals(emptyList<Any?>(), queue(gate))
         }
     }
@@ -61,12 +61,12 @@ class BufferTest {
             gate.acceptAll(ConsentSource.BANNER)
             repeat(10) { gate.recordEvent("tap") }
             gate.rejectAll(ConsentSource.SETTINGS)
-            assertEquals(0uL, gate.queueStats().events)
+            assertEquals(0L, gate.queueStats().events)
 
             gate.acceptAll(ConsentSource.BANNER)
             repeat(10) { gate.recordEvent("tap") }
             gate.requestDeletion()
-            assertEquals(0uL, gate.queueStats().events)
+            assertEquals(0L, gate.queueStats().events)
             assertEquals(emptyList<Any?>(), queue(gate))
         }
 
@@ -102,7 +102,7 @@ class BufferTest {
                         if (round % 10 == 0) Thread.sleep(1) // let some rounds buffer more
                         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
                         val left = gate.queueStats().events
-                        if (left != 0uL) failures += "round $round: $left events left after the denial returned"
+                        if (left != 0L) failures += "round $round: $left events left after the denial returned"
                         if (failures.size > 5) break
                     }
                 } catch (e: Throwable) {
@@ -118,7 +118,7 @@ class BufferTest {
             assertEquals(emptyList(), failures)
             assertTrue(queued.get() > 0, "the recorders never got an event queued: the race was not exercised")
             gate.persist()
-            assertEquals(0uL, gate.queueStats().events)
+            assertEquals(0L, gate.queueStats().events)
         }
     }
 
@@ -130,7 +130,7 @@ class BufferTest {
             // Per event: the consent version the mirror showed after recordEvent
             // returned. The buffer stamps an event with the version current
             // when it was appended, which is no newer than this one.
-            val seenAfter = java.util.concurrent.ConcurrentHashMap<Long, ULong>()
+            val seenAfter = java.util.concurrent.ConcurrentHashMap<Long, Long>()
             val recorders = Executors.newFixedThreadPool(2)
             val futures = (0..1).map { t ->
                 recorders.submit {
@@ -144,7 +144,7 @@ class BufferTest {
             }
             // Deny and grant back to back: events captured under one grant may
             // still be buffered, or crossing, when the next grant is in force.
-            var lastDeny = 0uL
+            var lastDeny = 0L
             repeat(ROUNDS) {
                 lastDeny = gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS).version
                 gate.setConsent(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
@@ -174,7 +174,7 @@ class BufferTest {
             assertTrue(gate.recordEvent("valid_one"))
             assertEquals(0L, gate.invalidEvents, "nothing crossed yet")
 
-            assertEquals(1uL, gate.queueStats().events, "only the valid event is queued")
+            assertEquals(1L, gate.queueStats().events, "only the valid event is queued")
             assertEquals(2L, gate.invalidEvents)
             val warnings = lines.filter { it.first == LogLevel.WARN && "invalid" in it.third }
             assertEquals(1, warnings.size, lines.toString())
@@ -187,7 +187,7 @@ class BufferTest {
             assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("9lives") }
             assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("fine", deep) }
             assertEquals(2L, gate.invalidEvents)
-            assertEquals(1uL, gate.queueStats().events)
+            assertEquals(1L, gate.queueStats().events)
         }
     }
 
@@ -200,7 +200,7 @@ class BufferTest {
             gate.recordEvent("bad${lone}name")
             gate.recordEvent("bad_props", mapOf("v" to "x${lone}y"))
             gate.recordEvent("after")
-            assertEquals(2uL, gate.queueStats().events, "the batch was lost with its malformed events")
+            assertEquals(2L, gate.queueStats().events, "the batch was lost with its malformed events")
             assertEquals(2L, gate.invalidEvents)
             val stored = queue(gate)
             assertEquals(listOf("before", "after"), stored.map { it["name"] })
@@ -214,12 +214,12 @@ class BufferTest {
         assertEquals(5, gate.bufferedEvents)
         val stats = gate.queueStats()
         assertEquals(0, gate.bufferedEvents, "queueStats did not cross first")
-        assertEquals(5uL, stats.events)
-        assertTrue(stats.bytes > 0uL)
+        assertEquals(5L, stats.events)
+        assertTrue(stats.bytes > 0L)
         // Drops made on the Kotlin side are counted too.
         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
         repeat(3) { assertFalse(gate.recordEvent("screen_view")) }
-        assertEquals(3uL, gate.queueStats().droppedNoConsent)
+        assertEquals(3L, gate.queueStats().droppedNoConsent)
     }
 
     @Test
@@ -231,7 +231,7 @@ class BufferTest {
             assertEquals(7, gate.bufferedEvents)
         }
         Fixtures.open(dir).use { gate ->
-            assertEquals(7uL, gate.queueStats().events, "events buffered at close were lost")
+            assertEquals(7L, gate.queueStats().events, "events buffered at close were lost")
             assertEquals((0..6).map { it.toDouble() }, queue(gate).map { it["props"]["i"] })
         }
     }
@@ -250,7 +250,7 @@ class BufferTest {
             assertEquals(255, gate.bufferedEvents, "crossed before the window or the count")
             gate.recordEvent("tap")
             awaitTrue("256 waiting events did not cross") { gate.bufferedEvents == 0 }
-            assertEquals(256uL, gate.queueStats().events)
+            assertEquals(256L, gate.queueStats().events)
         }
     }
 
@@ -298,14 +298,14 @@ class BufferTest {
         // down. Every event is either queued or counted as evicted, and the
         // core (16,000 events, under its bound of 20,000) evicts nothing.
         val stats = gate.queueStats()
-        assertEquals((threads * perThread).toULong(), stats.events + stats.evicted, "events lost silently")
-        assertEquals(gate.evictedEvents.toULong(), stats.evicted)
-        assertEquals(0uL, stats.droppedNoConsent)
+        assertEquals((threads * perThread).toLong(), stats.events + stats.evicted, "events lost silently")
+        assertEquals(gate.evictedEvents.toLong(), stats.evicted)
+        assertEquals(0L, stats.droppedNoConsent)
         assertEquals(0L, gate.invalidEvents)
         // No event is queued twice.
         val keys = queue(gate).map { it["props"]["thread"] to it["props"]["i"] }
         assertEquals(keys.size, keys.toSet().size)
-        assertEquals(stats.events, keys.size.toULong())
+        assertEquals(stats.events, keys.size.toLong())
     }
 
     @Test
@@ -323,11 +323,11 @@ class BufferTest {
 
             gate.persist()
             val stats = gate.queueStats()
-            assertTrue(stats.events <= SMALL_QUEUE.toULong(), "${stats.events} events queued (call: $callMs ms)")
-            assertTrue(stats.evicted > 0uL)
-            assertEquals(total.toULong(), stats.events + stats.evicted + stats.droppedNoConsent, "events lost silently")
-            assertEquals(SMALL_QUEUE.toULong(), stats.events)
-            assertEquals((total - SMALL_QUEUE).toULong(), stats.evicted)
+            assertTrue(stats.events <= SMALL_QUEUE.toLong(), "${stats.events} events queued (call: $callMs ms)")
+            assertTrue(stats.evicted > 0L)
+            assertEquals(total.toLong(), stats.events + stats.evicted + stats.droppedNoConsent, "events lost silently")
+            assertEquals(SMALL_QUEUE.toLong(), stats.events)
+            assertEquals((total - SMALL_QUEUE).toLong(), stats.evicted)
             // Oldest first: the newest events are the ones kept, in order.
             val ids = queue(gate).map { (it["props"]["id"] as Double).toInt() }
             assertEquals((total - SMALL_QUEUE until total).toList(), ids)
@@ -353,12 +353,12 @@ class BufferTest {
             }
             gate.persist()
             val stats = gate.queueStats()
-            val recorded = (100 + total).toULong()
-            assertTrue(stats.events <= SMALL_QUEUE.toULong(), "${stats.events} events queued")
-            assertTrue(stats.evicted > 0uL)
+            val recorded = (100 + total).toLong()
+            assertTrue(stats.events <= SMALL_QUEUE.toLong(), "${stats.events} events queued")
+            assertTrue(stats.evicted > 0L)
             assertEquals(recorded, stats.events + stats.evicted + stats.droppedNoConsent, "events lost silently")
-            assertEquals(100uL, stats.droppedNoConsent)
-            assertTrue(gate.evictedEvents.toULong() <= stats.evicted)
+            assertEquals(100L, stats.droppedNoConsent)
+            assertTrue(gate.evictedEvents.toLong() <= stats.evicted)
             // Whatever the buffer or the core evicted, the newest events are
             // the ones kept: an event the buffer evicts has SMALL_QUEUE newer ones.
             val ids = queue(gate).map { (it["props"]["id"] as Double).toInt() }
@@ -383,9 +383,9 @@ class BufferTest {
             assertEquals((total - fits).toLong(), gate.evictedEvents)
 
             val stats = gate.queueStats()
-            assertEquals(fits.toULong(), stats.events)
-            assertEquals((fits * size).toULong(), stats.bytes, "the buffer and the core count bytes differently")
-            assertEquals((total - fits).toULong(), stats.evicted)
+            assertEquals(fits.toLong(), stats.events)
+            assertEquals((fits * size).toLong(), stats.bytes, "the buffer and the core count bytes differently")
+            assertEquals((total - fits).toLong(), stats.evicted)
             assertEquals(props["greeting"], queue(gate).last()["props"]["greeting"])
         }
     }

@@ -33,8 +33,8 @@ class ConsentFlowTest {
         assertEquals(0, gate.bufferedEvents)
         assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEventNow("screen_view"))
         val stats = gate.queueStats()
-        assertEquals(0uL, stats.events)
-        assertEquals(2uL, stats.droppedNoConsent, "the Kotlin-side drop and the core's both count")
+        assertEquals(0L, stats.events)
+        assertEquals(2L, stats.droppedNoConsent, "the Kotlin-side drop and the core's both count")
     }
 
     @Test
@@ -148,7 +148,7 @@ class ConsentFlowTest {
         assertTrue(state.ageRestricted)
         assertFalse(gate.allows("usage_events"))
         val e = assertFailsWith<GateException.AgeRestricted> { gate.acceptAll(ConsentSource.BANNER) }
-        assertEquals(18u, e.minAge)
+        assertEquals(18, e.minAge)
         assertFailsWith<GateException.InvalidArgument> { gate.setAge(-1) }
         gate.setAge(15, parentalConsent = true)
         gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)

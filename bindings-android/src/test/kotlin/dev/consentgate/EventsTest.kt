@@ -30,7 +30,7 @@ class EventsTest {
             "nothing" to null,
             "tags" to listOf("a", 1, false, null),
             "nested" to mapOf("level2" to mapOf("level3" to arrayOf<Any>(1.5, "x"))),
-            "unsigned" to 7u,
+            "unsigned" to 7,
         )
         assertTrue(gate.recordEvent("screen_view", props))
         val export = gate.exportData()
@@ -69,7 +69,7 @@ class EventsTest {
     fun bad_event_name_is_a_typed_error_from_record_event_now(): Unit = grantedGate().use { gate ->
         assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("9lives") }
         assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("has space") }
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(0L, gate.queueStats().events)
         assertEquals(0L, gate.invalidEvents, "recordEventNow reports by exception, not by the counter")
     }
 
@@ -84,14 +84,14 @@ class EventsTest {
         var deep: Map<String, Any?> = mapOf("leaf" to 1)
         repeat(8) { deep = mapOf("n" to deep) }
         assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("e", deep) }
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(0L, gate.queueStats().events)
     }
 
     @Test
     fun record_events_queues_a_batch(): Unit = grantedGate().use { gate ->
         val events = (1..100).map { Event("item_viewed", mapOf("index" to it)) }
         assertEquals(100, gate.recordEvents(events))
-        assertEquals(100uL, gate.queueStats().events)
+        assertEquals(100L, gate.queueStats().events)
         val indexes = (MiniJson.parse(gate.exportData())["queue"] as List<*>).map { it["props"]["index"] }
         assertEquals((1..100).map { it.toDouble() }, indexes, "events kept their order")
         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
@@ -106,7 +106,7 @@ class EventsTest {
         val seqs = outcomes.map { (it as RecordOutcome.Recorded).seq }
         assertEquals(seqs.sorted(), seqs)
         assertEquals(100, seqs.toSet().size)
-        assertEquals(100uL, gate.queueStats().events)
+        assertEquals(100L, gate.queueStats().events)
     }
 
     @Test
@@ -115,7 +115,7 @@ class EventsTest {
             gate.recordEventsNow(listOf(Event("fine"), Event("not fine!"), Event("fine_too")))
         }
         assertTrue("events[1]" in e.detail, e.detail)
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(0L, gate.queueStats().events)
     }
 
     @Test
@@ -124,14 +124,14 @@ class EventsTest {
         gate.persist()
         repeat(10) { gate.recordEvent("buffered") }
         gate.recordEventNow("in_the_core")
-        assertEquals(61uL, gate.queueStats().events)
+        assertEquals(61L, gate.queueStats().events)
 
         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
-        assertEquals(0uL, gate.queueStats().events, "withdrawal left queued events")
+        assertEquals(0L, gate.queueStats().events, "withdrawal left queued events")
         assertEquals(false, gate.recordEvent("after"))
         assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEventNow("after"))
         gate.persist()
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(0L, gate.queueStats().events)
         val doc = MiniJson.parse(gate.exportData())
         assertEquals(emptyList<Any?>(), doc["queue"])
     }
@@ -153,12 +153,12 @@ class EventsTest {
         started.await()
         while (recorded.get() < 200) Thread.sleep(1)
         gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
-        assertEquals(0uL, gate.queueStats().events, "an event survived the withdrawal")
+        assertEquals(0L, gate.queueStats().events, "an event survived the withdrawal")
         stop.set(true)
         pool.shutdown()
         assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS))
         gate.persist()
-        assertEquals(0uL, gate.queueStats().events, "an event was recorded after the withdrawal returned")
+        assertEquals(0L, gate.queueStats().events, "an event was recorded after the withdrawal returned")
     }
 
     @Test
@@ -166,7 +166,7 @@ class EventsTest {
         val threads = 8
         val perThread = 250
         val pool = Executors.newFixedThreadPool(threads)
-        val seqs = java.util.concurrent.ConcurrentHashMap.newKeySet<ULong>()
+        val seqs = java.util.concurrent.ConcurrentHashMap.newKeySet<Long>()
         val go = CountDownLatch(1)
         val futures = (1..threads).map { t ->
             pool.submit {
@@ -186,6 +186,6 @@ class EventsTest {
         pool.shutdown()
         assertEquals(threads * perThread, seqs.size, "sequence numbers must be unique")
         gate.persist()
-        assertEquals((threads * perThread).toULong(), gate.queueStats().events)
+        assertEquals((threads * perThread).toLong(), gate.queueStats().events)
     }
 }

@@ -95,7 +95,7 @@ class LifecycleTest {
             gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
             assertTrue(gate.recordEvent("still_works"))
             gate.persist()
-            assertEquals(1uL, gate.queueStats().events)
+            assertEquals(1L, gate.queueStats().events)
         }
     }
 }

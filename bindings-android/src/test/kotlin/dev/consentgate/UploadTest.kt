@@ -79,9 +79,9 @@ class UploadTest {
     fun http_uploader_delivers_the_gzip_batch_the_core_built(): Unit = grantedGate().use { gate ->
         gate.recordEvents(listOf(Event("app_open"), Event("screen_view", mapOf("screen" to "home")), Event("tap")))
         val report = gate.flush(HttpUploader())
-        assertEquals(1u, report.batchesDelivered)
-        assertEquals(3uL, report.eventsDelivered)
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(1, report.batchesDelivered)
+        assertEquals(3L, report.eventsDelivered)
+        assertEquals(0L, gate.queueStats().events)
 
         val batch = seen.single()
         assertEquals("POST", batch.method)
@@ -103,15 +103,15 @@ class UploadTest {
         gate.recordEvent("app_open")
         respond = { Reply(503, mapOf("Retry-After" to "120")) }
         val first = gate.flush(HttpUploader())
-        assertEquals(1u, first.retries)
-        assertTrue(first.waitMs!! >= 120_000uL, "Retry-After ignored: wait ${first.waitMs}")
-        assertEquals(1uL, gate.queueStats().events, "a retried batch must stay queued")
+        assertEquals(1, first.retries)
+        assertTrue(first.waitMs!! >= 120_000L, "Retry-After ignored: wait ${first.waitMs}")
+        assertEquals(1L, gate.queueStats().events, "a retried batch must stay queued")
 
         respond = { Reply(200) }
-        assertEquals(0u, gate.flush(HttpUploader()).requests, "sent again before the backoff ended")
+        assertEquals(0, gate.flush(HttpUploader()).requests, "sent again before the backoff ended")
         clock.advanceDays(1)
         val second = gate.flush(HttpUploader())
-        assertEquals(1u, second.batchesDelivered)
+        assertEquals(1, second.batchesDelivered)
         assertEquals(2, seen.size)
         assertEquals(seen[0].headers["idempotency-key"], seen[1].headers["idempotency-key"])
     }
@@ -124,7 +124,7 @@ class UploadTest {
             .format(Date(System.currentTimeMillis() + 300_000))
         respond = { Reply(429, mapOf("Retry-After" to date)) }
         val report = gate.flush(HttpUploader())
-        assertTrue(report.waitMs!! >= 290_000uL, "HTTP-date Retry-After ignored: wait ${report.waitMs}")
+        assertTrue(report.waitMs!! >= 290_000L, "HTTP-date Retry-After ignored: wait ${report.waitMs}")
     }
 
     @Test
@@ -133,9 +133,9 @@ class UploadTest {
         grantedGate("http://127.0.0.1:$closedPort").use { gate ->
             gate.recordEvent("app_open")
             val report = gate.flush(HttpUploader(connectTimeoutMs = 2_000, readTimeoutMs = 2_000))
-            assertEquals(1u, report.retries)
+            assertEquals(1, report.retries)
             assertNotNull(report.waitMs)
-            assertEquals(1uL, gate.queueStats().events)
+            assertEquals(1L, gate.queueStats().events)
         }
     }
 
@@ -144,8 +144,8 @@ class UploadTest {
         gate.recordEvents(listOf(Event("a"), Event("b")))
         respond = { Reply(422, body = """{"error":"bad batch"}""") }
         val report = gate.flush(HttpUploader())
-        assertEquals(2uL, report.eventsRejected)
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(2L, report.eventsRejected)
+        assertEquals(0L, gate.queueStats().events)
     }
 
     @Test
@@ -154,8 +154,8 @@ class UploadTest {
         val report = gate.flush(object : Uploader {
             override fun send(request: UploadRequest): UploadResult = throw IllegalStateException("no network stack")
         })
-        assertEquals(1u, report.retries)
-        assertEquals(1uL, gate.queueStats().events)
+        assertEquals(1, report.retries)
+        assertEquals(1L, gate.queueStats().events)
     }
 
     @Test
@@ -170,11 +170,11 @@ class UploadTest {
         assertTrue(oldId in ticket.installationIds)
         assertNotEquals(oldId, gate.installationId(), "installation id not rotated")
         assertFalse(gate.allows("usage_events"), "deletion must revoke consent")
-        assertEquals(0uL, gate.queueStats().events)
+        assertEquals(0L, gate.queueStats().events)
         assertEquals(listOf(ticket.requestId), gate.deletions.value.map { it.requestId })
 
         val report = gate.flush(HttpUploader())
-        assertEquals(1u, report.deletionsAcknowledged)
+        assertEquals(1, report.deletionsAcknowledged)
         val sent = seen.last()
         assertEquals("/v1/deletion", sent.path)
         assertEquals(ticket.requestId, sent.headers["idempotency-key"])
@@ -194,10 +194,10 @@ class UploadTest {
             respond = { Reply(403) }
             gate.requestDeletion(null)
             val report = gate.flush(HttpUploader())
-            assertEquals(1u, report.deletionsFailed)
+            assertEquals(1, report.deletionsFailed)
             val status = gate.deletionRequests().single().status
             assertIs<DeletionStatus.Failed>(status)
-            assertEquals(403.toUShort(), status.status)
+            assertEquals(403, status.status)
         }
     }
 }

@@ -195,8 +195,8 @@ fun main(args: Array<String>) {
         // dropped: nothing is silent.
         gate.persist()
         val stats = gate.queueStats()
-        check(stats.droppedNoConsent == 0uL)
-        check(stats.events + stats.evicted == offered.toULong()) {
+        check(stats.droppedNoConsent == 0L)
+        check(stats.events + stats.evicted == offered.toLong()) {
             "${stats.events} queued + ${stats.evicted} evicted != $offered offered"
         }
         figures["kotlin_bench_recorded"] = offered.toDouble()

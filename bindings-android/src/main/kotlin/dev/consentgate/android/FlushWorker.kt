@@ -33,7 +33,7 @@ class FlushWorker(context: Context, params: WorkerParameters) : Worker(context, 
             val gate = ConsentGateAndroid.open(applicationContext, asset)
             val report = gate.flush(HttpUploader())
             // Something is waiting on backoff (or on a 5xx): let WorkManager come back sooner.
-            if (report.retries > 0u) Result.retry() else Result.success()
+            if (report.retries > 0) Result.retry() else Result.success()
         } catch (e: GateException) {
             if (e is GateException.InvalidPolicy) Result.failure() else Result.retry()
         } catch (e: IOException) {
