@@ -275,6 +275,27 @@ fn a_batch_in_flight_when_the_process_died_is_resent_with_the_same_id() {
 }
 
 #[test]
+fn flush_takes_back_a_request_handed_out_and_never_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &example_kz(), &clock());
+    grant(&gate, "analytics", true);
+    record_n(&gate, "e", 5);
+    let lost = expect_upload(&gate).request_id; // never completed
+    assert!(matches!(
+        gate.next_upload().unwrap(),
+        UploadTask::Wait { .. }
+    ));
+    let up = Scripted::new(vec![]);
+    let report = gate.flush(up.clone()).unwrap();
+    assert_eq!(
+        (report.requests, report.events_delivered, report.wait_ms),
+        (1, 5, None),
+        "delivered by this flush, not held back for 120 s"
+    );
+    assert_eq!(up.sent.lock().unwrap()[0].request_id, lost, "same batch id");
+}
+
+#[test]
 fn g2_a_batch_built_before_withdrawal_is_never_sent_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let gate = open(dir.path(), &example_kz(), &clock());

@@ -36,7 +36,11 @@ impl ConsentGate {
     }
 
     /// Sends everything that may be sent now through `uploader`, one request
-    /// at a time, and stops at the first backoff. Returns what happened.
+    /// at a time, and stops at the first backoff (`wait_ms` says when the
+    /// next try is due). Flushes of one gate run one at a time; a request
+    /// handed out by `next_upload` and never completed is taken back and
+    /// sent again by the next flush, under the same id (the backend
+    /// deduplicates). Returns what happened.
     pub fn flush(&self, uploader: Arc<dyn Uploader>) -> Result<FlushReport, GateError> {
         Ok(self.engine.flush(uploader)?)
     }

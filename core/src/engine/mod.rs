@@ -103,6 +103,8 @@ pub(crate) struct Engine {
     listener: Mutex<Option<Arc<dyn ConsentListener>>>,
     deletion_listener: Mutex<Option<Arc<dyn DeletionListener>>>,
     closed: AtomicBool,
+    /// Held by a running `flush` (one at a time per gate).
+    flushing: Mutex<()>,
     writer: writer::Signal,
     /// Held until close: one gate per data directory.
     dir_lock: Mutex<Option<DirLock>>,

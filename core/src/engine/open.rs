@@ -238,6 +238,7 @@ impl Engine {
             listener: Mutex::new(None),
             deletion_listener: Mutex::new(None),
             closed: AtomicBool::new(false),
+            flushing: Mutex::new(()),
             writer: writer::Signal::default(),
             dir_lock: Mutex::new(Some(dir_lock)),
             policy,

@@ -53,8 +53,13 @@ impl Engine {
     }
 
     /// Sends everything that may be sent now through `uploader`, one request
-    /// at a time, and stops at the first backoff.
+    /// at a time, and stops at the first backoff. One flush at a time: a
+    /// request handed out earlier (by `next_upload`) and never completed is
+    /// taken back and sent again now, under the same id, instead of blocking
+    /// uploads until it times out.
     pub fn flush(&self, uploader: Arc<dyn Uploader>) -> Result<FlushReport> {
+        let _one_at_a_time = lock(&self.flushing);
+        lock(&self.db).in_flight.clear();
         let mut report = FlushReport::default();
         while report.requests < FLUSH_MAX_REQUESTS {
             match self.next_upload()? {
