@@ -27,12 +27,14 @@ CG_LINK="${CONSENTGATE_SWIFT_LINK:-static}"
 cg_log() { printf '==> %s\n' "$*" >&2; }
 
 # Copies $1 to $2 unless $2 already has the same bytes (keeps its timestamp,
-# so SwiftPM sees nothing new); the copy lands atomically.
+# so SwiftPM sees nothing new); the copy lands atomically. Sets CG_CHANGED=1
+# when it copied.
 cg_install_if_changed() {
     local from=$1 to=$2
     if [[ -f $to ]] && cmp -s "$from" "$to"; then return 0; fi
     mkdir -p "$(dirname "$to")"
     cp "$from" "$to.tmp" && mv -f "$to.tmp" "$to"
+    CG_CHANGED=1
 }
 
 # The core (static and dynamic), uniffi-bindgen and the collector the
@@ -52,6 +54,7 @@ cg_build_native() {
 
     # The module map links `consentgate`; the linker takes whichever file is
     # in Generated/lib, so exactly one of them is staged.
+    CG_CHANGED=0
     case $CG_LINK in
         static)
             cg_install_if_changed "$snap/libconsentgate.a" "$CG_GENERATED/lib/libconsentgate.a"
@@ -66,6 +69,7 @@ cg_build_native() {
             return 1
             ;;
     esac
+    CG_CORE_CHANGED=$CG_CHANGED
 }
 
 # Generates ConsentGateFFI.swift and ConsentGateFFIFFI.h from the snapshot
@@ -84,6 +88,12 @@ cg_generate() {
 }
 
 cg_swift_build() {
+    # SwiftPM does not track a library named by a module map's `link`: after
+    # a new core is staged it would keep the test binary linked with the old
+    # one. Removing the binary makes it link again (about a second).
+    if [[ $CG_CORE_CHANGED == 1 ]]; then
+        rm -f "$CG_IOS_DIR"/.build/*/debug/ConsentGatePackageTests.xctest
+    fi
     cg_log "swift build --build-tests ($CG_LINK core)"
     (cd "$CG_IOS_DIR" && swift build --build-tests -Xswiftc -warnings-as-errors)
 }
