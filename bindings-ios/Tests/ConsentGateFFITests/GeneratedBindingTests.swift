@@ -126,4 +126,43 @@ final class GeneratedBindingTests: XCTestCase {
         }
         XCTAssertFalse(gate.allows(category: "usage_events"))
     }
+
+    func testConsentListenerIsToldOnTheCallingThreadBeforeSetConsentReturns() throws {
+        let gate = try openGate(dataDir: makeDataDirectory(for: self), policyJSON: examplePolicyJSON())
+        defer { try? gate.close() }
+        let listener = RecordingListener()
+
+        gate.setListener(listener: listener)
+        XCTAssertEqual(listener.calls.map(\.state.allowedCategories), [[]], "setListener reports the current state once")
+
+        let returned = try gate.setConsent(
+            decisions: [PurposeDecision(purpose: "analytics", granted: true)], source: .banner)
+        let calls = listener.calls
+        XCTAssertEqual(calls.count, 2)
+        XCTAssertEqual(calls.last?.state, returned)
+        XCTAssertEqual(calls.last?.state.allowedCategories, ["device_info", "usage_events", "account_id"])
+        XCTAssertEqual(calls.last?.onCallingThread, true, "the listener ran on another thread")
+    }
+}
+
+/// A `ConsentListener` that keeps every state it is told, and whether it was
+/// told on the thread that made the change (the test's thread).
+final class RecordingListener: ConsentListener, @unchecked Sendable {
+    struct Call { let state: ConsentState; let onCallingThread: Bool }
+    private let lock = NSLock()
+    private let testThread = Thread.current
+    private var stored: [Call] = []
+
+    var calls: [Call] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+
+    func onConsentChanged(state: ConsentState) {
+        let call = Call(state: state, onCallingThread: Thread.current == testThread)
+        lock.lock()
+        stored.append(call)
+        lock.unlock()
+    }
 }
