@@ -100,8 +100,8 @@ final class BlockingURLSessionUploader: Uploader, @unchecked Sendable {
             if let error {
                 result.value = .networkError(message: error.localizedDescription)
             } else if let http = response as? HTTPURLResponse {
-                let retryAfter = http.value(forHTTPHeaderField: "Retry-After").flatMap(UInt64.init)
-                result.value = .http(status: UInt16(clamping: http.statusCode), retryAfterS: retryAfter,
+                let retryAfter = http.value(forHTTPHeaderField: "Retry-After").flatMap(Int64.init)
+                result.value = .http(status: Int32(clamping: http.statusCode), retryAfterS: retryAfter,
                                      body: data.map { String(decoding: $0, as: UTF8.self) })
             }
             done.signal()
