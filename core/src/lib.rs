@@ -64,7 +64,7 @@ pub use ledger::{LedgerCheck, LedgerEntry};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{Policy, PolicyIssue, PurposeKind};
 pub use queue::QueueStats;
-pub use store::{DB_FILE, LOCK_FILE};
+pub use store::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
 pub use ticket::{DeletionStatus, DeletionTicket};
 pub use upload::{FlushReport, Uploader};
 pub use wire::{HttpHeader, UploadRequest, UploadResult, UploadTask, SDK_VERSION};

@@ -45,6 +45,7 @@ pub use lock::LOCK_FILE;
 pub(crate) use open::open_read_only;
 pub(crate) use outbox::BatchRow;
 pub(crate) use queue::{Partition, PartitionCounts, QueuedRecord};
+pub use schema::SCHEMA_VERSION;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "consentgate.db";

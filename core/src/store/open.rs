@@ -179,15 +179,20 @@ impl Store {
             })?;
         }
         for v in version..SCHEMA_VERSION {
-            upgrade_from(&conn, v).map_err(|e| match OpenFailure::from(e) {
-                unusable @ OpenFailure::Unusable(_) if version > 0 => unusable,
-                OpenFailure::Unusable(problem) | OpenFailure::Fatal(Error::Invalid(problem)) => {
-                    OpenFailure::Fatal(Error::Invalid(format!(
-                        "upgrading the store from schema version {v} to {} failed, and the file was left as it was: {problem}",
-                        v + 1
-                    )))
+            upgrade_from(&conn, v).map_err(|e| {
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                ) {
+                    // Damage the upgrade ran into: set aside, like any other.
+                    return OpenFailure::from(e);
                 }
-                fatal => fatal,
+                // The environment, or a file this step cannot upgrade: the
+                // step's transaction rolled back; say so and stop.
+                OpenFailure::Fatal(Error::Io(std::io::Error::other(format!(
+                    "upgrading the store from schema version {v} to {} failed, and the file was left as it was: {e}",
+                    v + 1
+                ))))
             })?;
         }
         if objects == 0 {
