@@ -163,18 +163,22 @@ fn g1_corrupt_store_is_set_aside_and_status_starts_fail_closed() {
     let state = status.json();
     assert!(!state["store_recovery"].is_null(), "{state}");
     assert_consent_purposes_unset(&state);
-    let set_aside = std::fs::read_dir(d)
-        .expect("list data dir")
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("consentgate.db.corrupt-")
-        });
-    assert!(
-        set_aside,
-        "no consentgate.db.corrupt-* beside the new store"
-    );
+    let set_aside = || {
+        std::fs::read_dir(d)
+            .expect("list data dir")
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("consentgate.db.corrupt-")
+            })
+    };
+    // `status` only reads (a copy): the damaged file is where it was.
+    assert!(!set_aside(), "status set the store aside");
+    // A command that writes sets it aside and starts fail-closed.
+    let blocked = on(d, &["--policy", POLICY, "allows", "usage_events"]);
+    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
+    assert!(set_aside(), "no consentgate.db.corrupt-* beside the new store");
 }
 
 #[test]

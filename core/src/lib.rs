@@ -46,7 +46,7 @@ mod ticket;
 pub mod upload;
 pub mod wire;
 
-pub use api::{ConsentGate, GateConfig, OpenOptions};
+pub use api::{copy_data_dir, ledger_at, verify_ledger_at, ConsentGate, GateConfig, OpenOptions};
 pub use clock::{time_changed, Clock, ManualClock, SystemClock};
 pub use consent::{
     ConsentListener, ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision,

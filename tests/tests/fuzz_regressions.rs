@@ -26,8 +26,7 @@
 use std::sync::Arc;
 
 use consentgate::{
-    ledger, ConsentGate, ConsentSource, GateError, ManualClock, PurposeDecision, UploadTask,
-    DB_FILE,
+    ConsentGate, ConsentSource, GateError, ManualClock, PurposeDecision, UploadTask, DB_FILE,
 };
 use consentgate_collector::{Collector, CollectorConfig};
 use consentgate_tests::{decide, open_gate, policy_for};
@@ -139,7 +138,7 @@ fn g5_g7_ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
     gate.close().expect("close");
     drop(gate);
     anchor_at(tmp.path(), "18446744073709551615");
-    let check = ledger::verify_ledger_at(tmp.path()).expect("inspect");
+    let check = consentgate::verify_ledger_at(tmp.path()).expect("inspect");
     assert!(!check.intact);
     assert_eq!(check.first_bad_seq, Some(1), "{check:?}");
     let gate = open(tmp.path(), offline_policy());
@@ -157,7 +156,7 @@ fn g5_g7_ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work(
     // entry's seq would not fit.
     anchor_at(tmp.path(), "9223372036854775807");
     assert!(
-        ledger::verify_ledger_at(tmp.path())
+        consentgate::verify_ledger_at(tmp.path())
             .expect("inspect")
             .intact
     );

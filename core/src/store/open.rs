@@ -173,9 +173,9 @@ impl Store {
             // required (so a failed write leaves the file as it was).
             let head = current_head(&conn)?;
             integrity::write_head(path, &head).map_err(|e| {
-                OpenFailure::Fatal(Error::Invalid(format!(
-                    "the ledger head marker could not be written before upgrading the store: {e}"
-                )))
+                OpenFailure::Fatal(Error::Io(std::io::Error::other(format!(
+                    "the ledger head marker could not be written before upgrading the store, which was left as it was: {e}"
+                ))))
             })?;
         }
         for v in version..SCHEMA_VERSION {
@@ -356,6 +356,7 @@ impl Store {
         if marker.as_ref() != Some(&head) {
             self.write_head();
         }
+        self.write_keep();
         Ok(Loaded {
             decisions,
             first_seen: self.first_seen()?,
@@ -405,7 +406,7 @@ impl Store {
     /// what the fresh store read and where the damaged file went. If it
     /// cannot be moved, the damaged store is opened again and the error
     /// returned.
-    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<(Loaded, PathBuf)> {
+    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<(Loaded, PathBuf, bool)> {
         let placeholder = Connection::open_in_memory()?;
         let damaged = std::mem::replace(&mut self.conn, placeholder);
         // Closed before the move, so SQLite does not clean up files by a name
@@ -414,9 +415,9 @@ impl Store {
             log::warn!("consentgate: damaged store did not close cleanly: {e}");
         }
         match Store::fresh_after_setting_aside(&self.path, now_ms) {
-            Ok((fresh, loaded, moved_to)) => {
+            Ok((fresh, loaded, moved_to, carried)) => {
                 *self = fresh;
-                Ok((loaded, moved_to))
+                Ok((loaded, moved_to, carried.tickets_unreadable))
             }
             Err(e) => {
                 if self.path.exists() {

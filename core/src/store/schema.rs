@@ -197,7 +197,19 @@ pub(super) fn check_schema(conn: &Connection, version: i64) -> Result<(), OpenFa
             "the database belongs to another application".into(),
         ));
     }
-    let mut accepted = vec![reference(version)?];
+    // Tables a later version adds, in a file that claims an earlier one:
+    // its version number was damaged (an upgrade would fail on them).
+    let newest = reference(SCHEMA_VERSION)?;
+    let claimed = reference(version)?;
+    if let Some(later) = newest
+        .keys()
+        .find(|t| !claimed.contains_key(*t) && found.contains_key(*t))
+    {
+        return Err(OpenFailure::Unusable(format!(
+            "it has table {later} of a later schema than the version {version} it claims"
+        )));
+    }
+    let mut accepted = vec![claimed];
     if version == 2 {
         accepted.push(reference(3)?);
     }
