@@ -178,7 +178,10 @@ fn g1_corrupt_store_is_set_aside_and_status_starts_fail_closed() {
     // A command that writes sets it aside and starts fail-closed.
     let blocked = on(d, &["--policy", POLICY, "allows", "usage_events"]);
     assert_eq!(blocked.code, 1, "{}", blocked.stderr);
-    assert!(set_aside(), "no consentgate.db.corrupt-* beside the new store");
+    assert!(
+        set_aside(),
+        "no consentgate.db.corrupt-* beside the new store"
+    );
 }
 
 #[test]
