@@ -42,6 +42,8 @@ pub mod policy;
 mod queue;
 mod snapshot;
 mod store;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 mod ticket;
 pub mod upload;
 pub mod wire;
