@@ -379,6 +379,23 @@ fn data_dir_without_policy_needs_one() {
         "a failed first run leaves no empty store behind"
     );
 
+    // A --data-dir that is a file is bad input, named as such.
+    let file = d.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let policy = POLICY;
+    for args in [
+        vec!["--policy", policy, "status"],
+        vec!["--policy", policy, "consent", "grant", "analytics"],
+    ] {
+        let run = on(&file, &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("is a file, not a directory"),
+            "{}",
+            run.stderr
+        );
+    }
+
     let no_dir = consentgate(&["status"]);
     assert_eq!(no_dir.code, 2);
     assert!(no_dir.stderr.contains("--data-dir"), "{}", no_dir.stderr);
