@@ -34,11 +34,14 @@ struct Args {
 }
 
 /// Writes log records to stderr; no payload or identifier is ever logged by the collector.
+/// Libraries are heard only from warnings up: the PostgreSQL driver logs statement
+/// parameters (ids) at debug level.
 struct StderrLogger;
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        let ours = metadata.target().starts_with("consentgate_collector");
+        metadata.level() <= log::max_level() && (ours || metadata.level() <= log::Level::Warn)
     }
 
     fn log(&self, record: &log::Record<'_>) {
