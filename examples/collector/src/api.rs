@@ -296,15 +296,22 @@ fn check_headers(headers: &HeaderMap) -> Result<(), Refusal> {
         }
         Some(_) => {}
     }
-    match header_text(headers, &header::USER_AGENT) {
+    // Compared as bytes: a version need not be ASCII to match `^consentgate/.+$`.
+    match headers.get(header::USER_AGENT).map(HeaderValue::as_bytes) {
         None => Err(refuse(
             StatusCode::BAD_REQUEST,
             "User-Agent header is missing; it must be consentgate/<version>",
         )),
-        Some(agent) if agent.strip_prefix("consentgate/").is_none_or(str::is_empty) => Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "User-Agent must be consentgate/<version>",
-        )),
+        Some(agent)
+            if agent
+                .strip_prefix(b"consentgate/")
+                .is_none_or(<[u8]>::is_empty) =>
+        {
+            Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "User-Agent must be consentgate/<version>",
+            ))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -331,12 +338,15 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, Refusal> {
 
 /// The `Idempotency-Key` header, which must equal the body's id field `field`.
 fn check_idempotency_key(headers: &HeaderMap, field: &str, id: &str) -> Result<(), Refusal> {
-    match header_text(headers, &header::HeaderName::from_static("idempotency-key")) {
+    match headers
+        .get(header::HeaderName::from_static("idempotency-key"))
+        .map(HeaderValue::as_bytes)
+    {
         None => Err(refuse(
             StatusCode::BAD_REQUEST,
             "Idempotency-Key header is missing",
         )),
-        Some(key) if key != id => Err(refuse(
+        Some(key) if key != id.as_bytes() => Err(refuse(
             StatusCode::BAD_REQUEST,
             format!("Idempotency-Key header does not match {field}"),
         )),
