@@ -85,17 +85,27 @@ fn unprocessable(message: impl Into<String>) -> Invalid {
     Invalid::Unprocessable(message.into())
 }
 
-/// One event of a batch.
-#[derive(Debug, Clone, PartialEq)]
+/// One event of a batch, its texts kept in the batch's arena ([`Batch::event`] reads them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Event {
     /// `seq`, unique within the batch.
     pub seq: i64,
+    name: (u32, u32),
+    ts: (u32, u32),
+    props: Option<(u32, u32)>,
+}
+
+/// One event of a batch, as read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventRef<'a> {
+    /// `seq`, unique within the batch.
+    pub seq: i64,
     /// `name`, matching the SPEC §4 pattern.
-    pub name: String,
+    pub name: &'a str,
     /// `ts`, as sent.
-    pub ts: String,
+    pub ts: &'a str,
     /// `props`, exactly as sent, when present.
-    pub props: Option<String>,
+    pub props: Option<&'a str>,
 }
 
 /// A checked `POST /v1/batch` body.
@@ -110,7 +120,66 @@ pub(crate) struct Batch {
     /// The whole document without `events`, as a JSON object.
     pub envelope: String,
     /// `events`, in body order.
-    pub events: Vec<Event>,
+    events: Vec<Event>,
+    /// Every event's name, time and props, one after the other: one allocation per batch
+    /// instead of three per event.
+    text: String,
+}
+
+impl Batch {
+    /// A batch without events yet.
+    pub fn new(
+        batch_id: String,
+        installation_id: String,
+        user_id: Option<String>,
+        envelope: String,
+    ) -> Batch {
+        Batch {
+            batch_id,
+            installation_id,
+            user_id,
+            envelope,
+            events: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    fn keep(&mut self, text: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(text);
+        let at = |n: usize| u32::try_from(n).expect("a batch is at most 1 MiB");
+        (at(start), at(self.text.len()))
+    }
+
+    /// Appends one event.
+    pub fn push_event(&mut self, seq: i64, name: &str, ts: &str, props: Option<&str>) {
+        let event = Event {
+            seq,
+            name: self.keep(name),
+            ts: self.keep(ts),
+            props: props.map(|p| self.keep(p)),
+        };
+        self.events.push(event);
+    }
+
+    /// How many events the batch has.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    fn text(&self, (start, end): (u32, u32)) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    /// The events, in body order.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = EventRef<'_>> + '_ {
+        self.events.iter().map(|e| EventRef {
+            seq: e.seq,
+            name: self.text(e.name),
+            ts: self.text(e.ts),
+            props: e.props.map(|p| self.text(p)),
+        })
+    }
 }
 
 /// A checked `POST /v1/deletion` body.
@@ -205,6 +274,83 @@ impl<'de> Deserialize<'de> for Elements<'de> {
     }
 }
 
+/// One element of `events`, read in the same pass as the array: its known members' values
+/// unparsed, and what is wrong with its shape, if anything.
+#[derive(Default)]
+struct RawEvent<'a> {
+    /// The element's JSON type when it is not an object.
+    not_an_object: Option<Kind>,
+    seq: Option<&'a RawValue>,
+    name: Option<&'a RawValue>,
+    ts: Option<&'a RawValue>,
+    props: Option<&'a RawValue>,
+    /// The first member the protocol does not name.
+    unknown: Option<Cow<'a, str>>,
+    /// The first member given twice.
+    repeated: Option<Cow<'a, str>>,
+}
+
+impl<'de> Deserialize<'de> for RawEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        fn other<'a>(kind: Kind) -> RawEvent<'a> {
+            RawEvent {
+                not_an_object: Some(kind),
+                ..RawEvent::default()
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEvent<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut event = RawEvent::default();
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    let slot = match key.as_ref() {
+                        "seq" => &mut event.seq,
+                        "name" => &mut event.name,
+                        "ts" => &mut event.ts,
+                        "props" => &mut event.props,
+                        _ => {
+                            event.unknown.get_or_insert(key);
+                            continue;
+                        }
+                    };
+                    if slot.replace(value).is_some() && event.repeated.is_none() {
+                        event.repeated = Some(key);
+                    }
+                }
+                Ok(event)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(other(Kind::Array))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(other(Kind::String))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(other(Kind::Bool))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(other(Kind::Number))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(other(Kind::Number))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(other(Kind::Number))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(other(Kind::Null))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
 /// The JSON type of a raw value, from its first byte (the value is known to be valid JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -229,7 +375,11 @@ fn kind(value: &RawValue) -> Kind {
 
 /// "must be a string" plus, for `null`, why that is not one.
 fn wrong_type(path: &str, expected: &str, value: &RawValue) -> Invalid {
-    if kind(value) == Kind::Null {
+    wrong_kind(path, expected, kind(value))
+}
+
+fn wrong_kind(path: &str, expected: &str, kind: Kind) -> Invalid {
+    if kind == Kind::Null {
         malformed(format!("{path} must be {expected}, not null"))
     } else {
         malformed(format!("{path} must be {expected}"))
@@ -250,8 +400,14 @@ impl<'a> Object<'a> {
         }
         let Members(members) = serde_json::from_str(value.get())
             .map_err(|e| malformed(format!("{} is not valid JSON: {e}", display(path))))?;
-        let mut seen = HashSet::with_capacity(members.len());
-        if let Some((key, _)) = members.iter().find(|(k, _)| !seen.insert(k.as_ref())) {
+        Object::from_members(path, members)
+    }
+
+    fn from_members(
+        path: &str,
+        members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    ) -> Result<Object<'a>, Invalid> {
+        if let Some(key) = repeated_key(members.iter().map(|(k, _)| k.as_ref())) {
             return Err(malformed(format!(
                 "{}{key} appears more than once",
                 prefix(path)
@@ -335,24 +491,46 @@ impl<'a> Object<'a> {
     /// An integer within `min..=max` (JSON integers only: `1.0` and `1e3` are refused).
     fn integer(&self, key: &str, min: i128, max: i128) -> Result<i128, Invalid> {
         let value = self.required(key)?;
-        let path = self.field_path(key);
-        let text = value.get();
-        let is_integer =
-            kind(value) == Kind::Number && !text.contains(['.', 'e', 'E']) && text.len() <= 40;
-        let out_of_range = || malformed(format!("{path} must be an integer from {min} to {max}"));
-        if !is_integer {
-            return Err(if kind(value) == Kind::Number {
-                out_of_range()
-            } else {
-                wrong_type(&path, "an integer", value)
-            });
-        }
-        let n: i128 = text.parse().map_err(|_| out_of_range())?;
-        if n < min || n > max {
-            return Err(out_of_range());
-        }
-        Ok(n)
+        integer(value, min, max, || self.field_path(key))
     }
+}
+
+/// `value` as an integer within `min..=max` (JSON integers only: `1.0` and `1e3` are
+/// refused); `path` names it, and is only built for an error.
+fn integer(
+    value: &RawValue,
+    min: i128,
+    max: i128,
+    path: impl Fn() -> String,
+) -> Result<i128, Invalid> {
+    let text = value.get();
+    let out_of_range = || malformed(format!("{} must be an integer from {min} to {max}", path()));
+    if kind(value) != Kind::Number {
+        return Err(wrong_type(&path(), "an integer", value));
+    }
+    if text.contains(['.', 'e', 'E']) || text.len() > 40 {
+        return Err(out_of_range());
+    }
+    let n: i128 = text.parse().map_err(|_| out_of_range())?;
+    if n < min || n > max {
+        return Err(out_of_range());
+    }
+    Ok(n)
+}
+
+/// The first key seen before among `keys` (a scan for the few keys of a protocol object, a
+/// set beyond that).
+fn repeated_key<'k>(keys: impl ExactSizeIterator<Item = &'k str>) -> Option<&'k str> {
+    let keys: Vec<&str> = keys.collect();
+    if keys.len() <= 16 {
+        return keys
+            .iter()
+            .enumerate()
+            .find(|(i, k)| keys[..*i].contains(k))
+            .map(|(_, k)| *k);
+    }
+    let mut seen = HashSet::with_capacity(keys.len());
+    keys.into_iter().find(|k| !seen.insert(*k))
 }
 
 fn display(path: &str) -> &str {
@@ -372,14 +550,25 @@ fn prefix(path: &str) -> String {
 }
 
 fn string<'a>(value: &'a RawValue, path: &str) -> Result<Cow<'a, str>, Invalid> {
+    string_at(value, || path.to_owned())
+}
+
+/// `value` as a string; `path` names it, and is only built for an error.
+fn string_at<'a>(value: &'a RawValue, path: impl Fn() -> String) -> Result<Cow<'a, str>, Invalid> {
     if kind(value) != Kind::String {
-        return Err(wrong_type(path, "a string", value));
+        return Err(wrong_type(&path(), "a string", value));
     }
-    serde_json::from_str::<Text<'a>>(value.get())
+    let text = value.get();
+    if !text.contains('\\') {
+        // Valid JSON without escapes: the text between the quotes is the string.
+        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
+    }
+    serde_json::from_str::<Text<'a>>(text)
         .map(|Text(s)| s)
         .map_err(|_| {
             malformed(format!(
-                "{path} is not a valid string (lone surrogate escape)"
+                "{} is not a valid string (lone surrogate escape)",
+                path()
             ))
         })
 }
@@ -398,12 +587,15 @@ fn check_uuid(value: &str, path: &str) -> Result<(), Invalid> {
 fn body_object(body: &[u8]) -> Result<Object<'_>, Invalid> {
     let text =
         std::str::from_utf8(body).map_err(|e| malformed(format!("body is not UTF-8: {e}")))?;
-    let raw: &RawValue = serde_json::from_str(text)
-        .map_err(|e| malformed(format!("body is not valid JSON: {e}")))?;
-    if kind(raw) != Kind::Object {
-        return Err(malformed("body must be a JSON object"));
-    }
-    Object::read(raw, "", "a JSON object")
+    let starts_as_object = text.trim_start().starts_with('{');
+    let Members(members) = serde_json::from_str(text).map_err(|e| {
+        if !starts_as_object && e.is_data() {
+            malformed("body must be a JSON object")
+        } else {
+            malformed(format!("body is not valid JSON: {e}"))
+        }
+    })?;
+    Object::from_members("", members)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,7 +727,6 @@ const BATCH_FIELDS: [&str; 11] = [
     "user_id",
     "events",
 ];
-const EVENT_FIELDS: [&str; 4] = ["seq", "name", "ts", "props"];
 const SDK_FIELDS: [&str; 2] = ["name", "version"];
 const POLICY_FIELDS: [&str; 2] = ["id", "revision"];
 const DELETION_FIELDS: [&str; 6] = [
@@ -556,47 +747,80 @@ fn check_policy<'a>(object: &Object<'a>) -> Result<&'a RawValue, Invalid> {
     object.required("policy")
 }
 
-fn parse_event(index: usize, value: &RawValue) -> Result<Event, Invalid> {
-    let event = Object::read(value, &format!("events[{index}]"), "an object")?;
-    let seq = event.integer("seq", 0, i128::from(i64::MAX))?;
-    let name = event.string("name")?;
+/// Checks one event and appends it to `batch`. Paths are only formatted for an error: this
+/// runs 500 times per batch.
+fn parse_event(batch: &mut Batch, index: usize, event: RawEvent<'_>) -> Result<(), Invalid> {
+    let path = |field: &str| format!("events[{index}].{field}");
+    if let Some(kind) = event.not_an_object {
+        return Err(wrong_kind(&format!("events[{index}]"), "an object", kind));
+    }
+    if let Some(key) = &event.repeated {
+        return Err(malformed(format!("{} appears more than once", path(key))));
+    }
+    let missing = |field: &str| malformed(format!("{} is missing", path(field)));
+    let seq = event.seq.ok_or_else(|| missing("seq"))?;
+    let seq = integer(seq, 0, i128::from(i64::MAX), || path("seq"))?;
+    let name = string_at(event.name.ok_or_else(|| missing("name"))?, || path("name"))?;
     if !valid_event_name(&name) {
         return Err(unprocessable(format!(
             "{} does not match ^[A-Za-z][A-Za-z0-9_.\\-]{{0,63}}$",
-            event.field_path("name")
+            path("name")
         )));
     }
-    let ts = event.date_time("ts")?;
-    let props = match event.get("props") {
+    let ts = string_at(event.ts.ok_or_else(|| missing("ts"))?, || path("ts"))?;
+    if !is_date_time(&ts) {
+        return Err(malformed(format!(
+            "{} must be an RFC 3339 date-time such as 2025-03-01T12:00:00Z",
+            path("ts")
+        )));
+    }
+    let props = match event.props {
         None => None,
         Some(props) => {
-            let path = event.field_path("props");
             if kind(props) != Kind::Object {
-                return Err(wrong_type(&path, "an object", props));
+                return Err(wrong_type(&path("props"), "an object", props));
             }
             let text = props.get();
             if text.len() > MAX_PROPS_BYTES {
                 return Err(unprocessable(format!(
-                    "{path} is {} bytes; the limit is {MAX_PROPS_BYTES}",
+                    "{} is {} bytes; the limit is {MAX_PROPS_BYTES}",
+                    path("props"),
                     text.len()
                 )));
             }
             let depth = max_depth(text.as_bytes());
             if depth > MAX_PROPS_DEPTH {
                 return Err(unprocessable(format!(
-                    "{path} is nested {depth} levels deep; the limit is {MAX_PROPS_DEPTH}"
+                    "{} is nested {depth} levels deep; the limit is {MAX_PROPS_DEPTH}",
+                    path("props")
                 )));
             }
-            Some(text.to_owned())
+            Some(text)
         }
     };
-    event.closed(&EVENT_FIELDS)?;
-    Ok(Event {
-        seq: i64::try_from(seq).expect("seq was checked to be within 0..=i64::MAX"),
-        name: name.into_owned(),
-        ts: ts.into_owned(),
-        props,
-    })
+    if let Some(key) = &event.unknown {
+        return Err(unprocessable(format!(
+            "{} is not a field of the protocol",
+            path(key)
+        )));
+    }
+    let seq = i64::try_from(seq).expect("seq was checked to be within 0..=i64::MAX");
+    batch.push_event(seq, &name, &ts, props);
+    Ok(())
+}
+
+/// The first event whose `seq` an earlier event of the batch has (a scan when they increase,
+/// as the SDK's do; a set otherwise).
+fn repeated_seq(batch: &Batch) -> Option<(usize, i64)> {
+    let seqs: Vec<i64> = batch.events.iter().map(|e| e.seq).collect();
+    if seqs.windows(2).all(|w| w[0] < w[1]) {
+        return None;
+    }
+    let mut seen = HashSet::with_capacity(seqs.len());
+    seqs.iter()
+        .enumerate()
+        .find(|(_, seq)| !seen.insert(**seq))
+        .map(|(i, seq)| (i, *seq))
 }
 
 /// Checks a `POST /v1/batch` body (already decompressed).
@@ -638,21 +862,19 @@ pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Invalid> {
     if kind(raw_events) != Kind::Array {
         return Err(wrong_type("events", "an array", raw_events));
     }
-    let Elements(raw_events) = serde_json::from_str(raw_events.get())
+    let raw_events: Vec<RawEvent<'_>> = serde_json::from_str(raw_events.get())
         .map_err(|e| malformed(format!("events is not valid JSON: {e}")))?;
-    let events = raw_events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| parse_event(i, e))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut batch = Batch::new(batch_id, installation_id, user_id, String::new());
+    batch.events.reserve_exact(raw_events.len());
+    batch.text.reserve(raw_events.len() * 64);
+    for (i, event) in raw_events.into_iter().enumerate() {
+        parse_event(&mut batch, i, event)?;
+    }
     // Checked after the required fields so that a missing id is reported as such.
     doc.closed(&BATCH_FIELDS)?;
-
-    let mut seen = HashSet::with_capacity(events.len());
-    if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| !seen.insert(e.seq)) {
+    if let Some((i, seq)) = repeated_seq(&batch) {
         return Err(unprocessable(format!(
-            "events[{i}].seq {} repeats an earlier seq of the batch",
-            e.seq
+            "events[{i}].seq {seq} repeats an earlier seq of the batch"
         )));
     }
 
@@ -666,13 +888,8 @@ pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Invalid> {
         envelope.push_str(value.get());
     }
     envelope.push('}');
-    Ok(Batch {
-        batch_id,
-        installation_id,
-        user_id,
-        envelope,
-        events,
-    })
+    batch.envelope = envelope;
+    Ok(batch)
 }
 
 /// Checks a `POST /v1/deletion` body (already decompressed).
@@ -748,9 +965,11 @@ mod tests {
         let b = batch(full_batch()).expect("valid batch");
         assert_eq!(b.batch_id, B1);
         assert_eq!(b.user_id.as_deref(), Some("u1"));
-        assert_eq!(b.events.len(), 2);
-        assert_eq!(b.events[0].props.as_deref(), Some(r#"{"a":1}"#));
-        assert_eq!(b.events[1].props, None);
+        let events: Vec<EventRef<'_>> = b.events().collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].props, Some(r#"{"a":1}"#));
+        assert_eq!(events[1].props, None);
+        assert_eq!((events[1].name, events[1].seq), ("tap", 2));
         let envelope: Value = serde_json::from_str(&b.envelope).expect("envelope is JSON");
         assert!(envelope.get("events").is_none());
         assert_eq!(envelope["policy"]["revision"], 4);
@@ -831,6 +1050,25 @@ mod tests {
                 json!([{"seq": "1", "name": "a", "ts": "2025-01-01T00:00:00Z"}]),
                 400,
                 "events[0].seq must be an integer",
+            ),
+            ("events", json!([7]), 400, "events[0] must be an object"),
+            (
+                "events",
+                json!([null]),
+                400,
+                "events[0] must be an object, not null",
+            ),
+            (
+                "events",
+                json!([{"seq": 1, "name": "a", "ts": "2025-01-01T00:00:00Z", "imei": "1"}]),
+                422,
+                "events[0].imei is not a field of the protocol",
+            ),
+            (
+                "events",
+                json!([{"seq": 1, "ts": "2025-01-01T00:00:00Z"}]),
+                400,
+                "events[0].name is missing",
             ),
             (
                 "events",
@@ -938,6 +1176,13 @@ mod tests {
             err,
             Invalid::Malformed("batch_id appears more than once".into())
         );
+        let twice = doc.replacen("{\"name\":\"tap\"", "{\"name\":\"tap\",\"name\":\"x\"", 1);
+        assert_ne!(twice, doc);
+        let err = parse_batch(twice.as_bytes()).expect_err("repeated event key");
+        assert_eq!(
+            err,
+            Invalid::Malformed("events[1].name appears more than once".into())
+        );
     }
 
     #[test]
@@ -947,7 +1192,7 @@ mod tests {
             .replace("\"screen_view\"", "\"scr\\u0065en_view\"");
         assert!(text.contains("\\u0065"), "{text}");
         let b = parse_batch(text.as_bytes()).expect("escapes are fine");
-        assert_eq!(b.events[0].name, "screen_view");
+        assert_eq!(b.events().next().map(|e| e.name), Some("screen_view"));
         let text = full_batch()
             .to_string()
             .replace("\"seq\":1,", "\"seq\":1.0,");

@@ -211,11 +211,11 @@ impl PostgresEngine {
             .prepare_cached(STORE_BATCH)
             .await
             .map_err(|e| failure(&e))?;
-        let seqs: Vec<i64> = batch.events.iter().map(|e| e.seq).collect();
-        let names: Vec<&str> = batch.events.iter().map(|e| e.name.as_str()).collect();
-        let times: Vec<&str> = batch.events.iter().map(|e| e.ts.as_str()).collect();
-        let props: Vec<Option<&str>> = batch.events.iter().map(|e| e.props.as_deref()).collect();
-        let event_count = i32::try_from(batch.events.len())
+        let seqs: Vec<i64> = batch.events().map(|e| e.seq).collect();
+        let names: Vec<&str> = batch.events().map(|e| e.name).collect();
+        let times: Vec<&str> = batch.events().map(|e| e.ts).collect();
+        let props: Vec<Option<&str>> = batch.events().map(|e| e.props).collect();
+        let event_count = i32::try_from(batch.len())
             .map_err(|_| StoreError("batch has more than 2^31 events".into()))?;
         let row = client
             .query_one(
@@ -238,7 +238,7 @@ impl PostgresEngine {
         let inserted: i64 = row.get(0);
         Ok(if inserted == 1 {
             BatchOutcome::Accepted {
-                events: batch.events.len(),
+                events: batch.len(),
             }
         } else {
             BatchOutcome::Duplicate

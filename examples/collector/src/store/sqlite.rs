@@ -3,10 +3,11 @@
 //!
 //! One writer thread owns the only connection. Requests hand it jobs over a bounded channel and
 //! wait for the answer; the thread takes every job queued at that moment (up to
-//! [`MAX_GROUP`]) into one transaction, each job inside its own savepoint, and answers them all
-//! after the commit (group commit). So "is this batch_id new?" and "store it" are one atomic
-//! step, a failing job rolls back alone, and no answer is sent before its effect is durable in
-//! the WAL. Decompressing and checking bodies happens on the HTTP threads, in parallel.
+//! [`MAX_GROUP`]) into one transaction and answers them all after the commit (group commit).
+//! So "is this batch_id new?" and "store it" are one atomic step, and no answer is sent before
+//! its effect is in the WAL. Should a job fail, the group is rolled back and each job run again
+//! alone, so that one bad job never fails the others. Decompressing and checking bodies
+//! happens on the HTTP threads, in parallel.
 //!
 //! Events are keyed by the integer key of their batch, so inserting a batch appends to the end
 //! of the events B-tree instead of scattering 500 random UUID keys through it.
@@ -21,7 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use tokio::sync::{mpsc, oneshot};
 
 use super::{BatchOutcome, BoxFuture, DeletionOutcome, Engine, StoreError, StoredCounts};
-use crate::wire::{Batch, Deletion, Event};
+use crate::wire::{Batch, Deletion, EventRef};
 use crate::InstallationInfo;
 
 /// The schema version this code writes.
@@ -150,65 +151,66 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// One request for the writer thread, with where its answer goes.
-enum Job {
-    Batch(
-        Batch,
-        i64,
-        oneshot::Sender<Result<BatchOutcome, StoreError>>,
-    ),
-    Erase(
-        Deletion,
-        String,
-        i64,
-        oneshot::Sender<Result<DeletionOutcome, StoreError>>,
-    ),
+/// What the writer thread is asked to do.
+enum Work {
+    Batch(Batch, i64),
+    Erase(Deletion, String, i64),
+    Counts,
+    Installation(String),
+}
+
+/// What it did.
+enum Outcome {
+    Batch(BatchOutcome),
+    Erase(DeletionOutcome),
+    Counts(StoredCounts),
+    Installation(InstallationInfo),
+}
+
+/// Where the answer goes.
+enum Reply {
+    Batch(oneshot::Sender<Result<BatchOutcome, StoreError>>),
+    Erase(oneshot::Sender<Result<DeletionOutcome, StoreError>>),
     Counts(oneshot::Sender<Result<StoredCounts, StoreError>>),
-    Installation(
-        String,
-        oneshot::Sender<Result<InstallationInfo, StoreError>>,
-    ),
+    Installation(oneshot::Sender<Result<InstallationInfo, StoreError>>),
 }
 
-/// A job's result, held until its transaction commits.
-enum Done {
-    Batch(
-        oneshot::Sender<Result<BatchOutcome, StoreError>>,
-        Result<BatchOutcome, StoreError>,
-    ),
-    Erase(
-        oneshot::Sender<Result<DeletionOutcome, StoreError>>,
-        Result<DeletionOutcome, StoreError>,
-    ),
-    Counts(
-        oneshot::Sender<Result<StoredCounts, StoreError>>,
-        Result<StoredCounts, StoreError>,
-    ),
-    Installation(
-        oneshot::Sender<Result<InstallationInfo, StoreError>>,
-        Result<InstallationInfo, StoreError>,
-    ),
+/// One request for the writer thread, with where its answer goes.
+struct Job {
+    work: Work,
+    reply: Reply,
 }
 
-impl Done {
-    /// Sends the answer, or `failure` instead when the transaction did not commit. A requester
-    /// that went away (its client hung up) is not an error.
-    fn send(self, failure: Option<&StoreError>) {
-        fn pick<T>(
-            result: Result<T, StoreError>,
-            failure: Option<&StoreError>,
-        ) -> Result<T, StoreError> {
-            match failure {
-                Some(e) => Err(e.clone()),
-                None => result,
+impl Reply {
+    /// Sends the answer. A requester that went away (its client hung up) is not an error.
+    fn send(self, result: Result<Outcome, StoreError>) {
+        let mismatch = || StoreError("collector database: answer of another job".into());
+        match (self, result) {
+            (Reply::Batch(to), Ok(Outcome::Batch(o))) => drop(to.send(Ok(o))),
+            (Reply::Erase(to), Ok(Outcome::Erase(o))) => drop(to.send(Ok(o))),
+            (Reply::Counts(to), Ok(Outcome::Counts(o))) => drop(to.send(Ok(o))),
+            (Reply::Installation(to), Ok(Outcome::Installation(o))) => drop(to.send(Ok(o))),
+            (reply, result) => {
+                let e = result.err().unwrap_or_else(mismatch);
+                match reply {
+                    Reply::Batch(to) => drop(to.send(Err(e))),
+                    Reply::Erase(to) => drop(to.send(Err(e))),
+                    Reply::Counts(to) => drop(to.send(Err(e))),
+                    Reply::Installation(to) => drop(to.send(Err(e))),
+                }
             }
         }
-        match self {
-            Done::Batch(to, r) => drop(to.send(pick(r, failure))),
-            Done::Erase(to, r) => drop(to.send(pick(r, failure))),
-            Done::Counts(to, r) => drop(to.send(pick(r, failure))),
-            Done::Installation(to, r) => drop(to.send(pick(r, failure))),
-        }
+    }
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.work {
+            Work::Batch(..) => "Job::Batch",
+            Work::Erase(..) => "Job::Erase",
+            Work::Counts => "Job::Counts",
+            Work::Installation(..) => "Job::Installation",
+        })
     }
 }
 
@@ -217,17 +219,6 @@ impl Done {
 pub(crate) struct SqliteEngine {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Job::Batch(..) => "Job::Batch",
-            Job::Erase(..) => "Job::Erase",
-            Job::Counts(..) => "Job::Counts",
-            Job::Installation(..) => "Job::Installation",
-        })
-    }
 }
 
 /// Opens `path` with the collector's settings and brings its schema up to date.
@@ -242,8 +233,10 @@ pub(crate) fn open_connection(path: &Path) -> io::Result<Connection> {
     let _mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(context)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;")
-        .map_err(context)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(context)?;
     conn.set_prepared_statement_cache_capacity(32);
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS erase_targets (id TEXT PRIMARY KEY) WITHOUT ROWID;",
@@ -277,16 +270,18 @@ impl SqliteEngine {
             .ok_or_else(closed)
     }
 
-    /// Hands `job` (built around the answer's sender) to the writer and waits for the answer.
+    /// Hands `work` to the writer and waits for the answer (`reply` wraps its sender).
     async fn ask<T>(
         &self,
-        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+        work: Work,
+        reply: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Reply,
     ) -> Result<T, StoreError> {
         let (answer, answered) = oneshot::channel();
-        self.sender()?
-            .send(job(answer))
-            .await
-            .map_err(|_| closed())?;
+        let job = Job {
+            work,
+            reply: reply(answer),
+        };
+        self.sender()?.send(job).await.map_err(|_| closed())?;
         answered.await.map_err(|_| closed())?
     }
 }
@@ -305,7 +300,7 @@ impl Engine for SqliteEngine {
         batch: Batch,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<BatchOutcome, StoreError>> {
-        Box::pin(self.ask(move |to| Job::Batch(batch, now_ms, to)))
+        Box::pin(self.ask(Work::Batch(batch, now_ms), Reply::Batch))
     }
 
     fn erase(
@@ -314,15 +309,15 @@ impl Engine for SqliteEngine {
         new_receipt_id: String,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<DeletionOutcome, StoreError>> {
-        Box::pin(self.ask(move |to| Job::Erase(request, new_receipt_id, now_ms, to)))
+        Box::pin(self.ask(Work::Erase(request, new_receipt_id, now_ms), Reply::Erase))
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<StoredCounts, StoreError>> {
-        Box::pin(self.ask(Job::Counts))
+        Box::pin(self.ask(Work::Counts, Reply::Counts))
     }
 
     fn installation(&self, id: String) -> BoxFuture<'_, Result<InstallationInfo, StoreError>> {
-        Box::pin(self.ask(move |to| Job::Installation(id, to)))
+        Box::pin(self.ask(Work::Installation(id), Reply::Installation))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
@@ -364,69 +359,61 @@ fn write_loop(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// Commits the group in one transaction. If a job fails, the whole transaction is rolled back
+/// and every job is run again in a transaction of its own, so that only the failing one fails
+/// (failures are rare: a full disk, a damaged file).
 fn run_group(conn: &mut Connection, group: &mut Vec<Job>) {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = failure(e);
-            log::error!("collector database: {e}");
-            for job in group.drain(..) {
-                run_job_failed(job, &e);
+    match in_one_transaction(conn, group.iter().map(|job| &job.work)) {
+        Ok(outcomes) => {
+            for (job, outcome) in group.drain(..).zip(outcomes) {
+                job.reply.send(Ok(outcome));
             }
-            return;
         }
-    };
-    let mut done = Vec::with_capacity(group.len());
-    for job in group.drain(..) {
-        done.push(run_in_savepoint(&mut tx, job));
-    }
-    match tx.commit() {
-        Ok(()) => done.into_iter().for_each(|d| d.send(None)),
-        Err(e) => {
-            let e = failure(e);
-            log::error!("collector database: commit failed: {e}");
-            done.into_iter().for_each(|d| d.send(Some(&e)));
-        }
-    }
-}
-
-fn run_job_failed(job: Job, e: &StoreError) {
-    let done = match job {
-        Job::Batch(_, _, to) => Done::Batch(to, Err(e.clone())),
-        Job::Erase(_, _, _, to) => Done::Erase(to, Err(e.clone())),
-        Job::Counts(to) => Done::Counts(to, Err(e.clone())),
-        Job::Installation(_, to) => Done::Installation(to, Err(e.clone())),
-    };
-    done.send(None);
-}
-
-/// Runs one job in its own savepoint: a failure rolls back that job only.
-fn run_in_savepoint(tx: &mut Transaction<'_>, job: Job) -> Done {
-    fn scoped<T>(
-        tx: &mut Transaction<'_>,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let savepoint = tx.savepoint().map_err(failure)?;
-        let result = work(&savepoint).map_err(failure);
-        if result.is_ok() {
-            savepoint.commit().map_err(failure)?;
-        }
-        // Dropped without commit, the savepoint rolls back.
-        if let Err(e) = &result {
+        Err(e) if group.len() == 1 => {
             log::error!("collector database: {e}");
+            group
+                .drain(..)
+                .for_each(|job| job.reply.send(Err(e.clone())));
         }
-        result
+        Err(_) => {
+            for job in group.drain(..) {
+                let result = in_one_transaction(conn, std::iter::once(&job.work))
+                    .map(|mut outcomes| outcomes.remove(0));
+                if let Err(e) = &result {
+                    log::error!("collector database: {e}");
+                }
+                job.reply.send(result);
+            }
+        }
     }
-    match job {
-        Job::Batch(batch, now_ms, to) => {
-            Done::Batch(to, scoped(tx, |c| store_batch(c, &batch, now_ms)))
+}
+
+/// Runs `works` in one transaction; all or nothing.
+fn in_one_transaction<'w>(
+    conn: &mut Connection,
+    works: impl Iterator<Item = &'w Work>,
+) -> Result<Vec<Outcome>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failure)?;
+    // Dropped without commit on an error, the transaction rolls back.
+    let outcomes = works
+        .map(|work| run(&tx, work))
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(failure)?;
+    tx.commit().map_err(failure)?;
+    Ok(outcomes)
+}
+
+fn run(conn: &Connection, work: &Work) -> rusqlite::Result<Outcome> {
+    Ok(match work {
+        Work::Batch(batch, now_ms) => Outcome::Batch(store_batch(conn, batch, *now_ms)?),
+        Work::Erase(request, receipt, now_ms) => {
+            Outcome::Erase(erase(conn, request, receipt, *now_ms)?)
         }
-        Job::Erase(request, receipt, now_ms, to) => {
-            Done::Erase(to, scoped(tx, |c| erase(c, &request, &receipt, now_ms)))
-        }
-        Job::Counts(to) => Done::Counts(to, scoped(tx, counts)),
-        Job::Installation(id, to) => Done::Installation(to, scoped(tx, |c| installation(c, &id))),
-    }
+        Work::Counts => Outcome::Counts(counts(conn)?),
+        Work::Installation(id) => Outcome::Installation(installation(conn, id)?),
+    })
 }
 
 fn store_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Result<BatchOutcome> {
@@ -442,7 +429,7 @@ fn store_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Resul
             batch.installation_id,
             batch.user_id,
             now_ms,
-            batch.events.len() as i64,
+            batch.len() as i64,
             batch.envelope
         ])?;
     if inserted == 0 {
@@ -454,14 +441,19 @@ fn store_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Resul
         return Ok(BatchOutcome::Duplicate);
     }
     let batch_key = conn.last_insert_rowid();
-    insert_events(conn, batch_key, &batch.events)?;
+    let events: Vec<EventRef<'_>> = batch.events().collect();
+    insert_events(conn, batch_key, &events)?;
     Ok(BatchOutcome::Accepted {
-        events: batch.events.len(),
+        events: batch.len(),
     })
 }
 
 /// Inserts `events` with multi-row statements of [`CHUNK`], 32, 16, … rows.
-fn insert_events(conn: &Connection, batch_key: i64, events: &[Event]) -> rusqlite::Result<()> {
+fn insert_events(
+    conn: &Connection,
+    batch_key: i64,
+    events: &[EventRef<'_>],
+) -> rusqlite::Result<()> {
     let mut rest = events;
     let mut size = CHUNK;
     while !rest.is_empty() {
@@ -469,7 +461,10 @@ fn insert_events(conn: &Connection, batch_key: i64, events: &[Event]) -> rusqlit
             size /= 2;
         }
         let (chunk, tail) = rest.split_at(size);
-        let mut sql = String::from("INSERT INTO events(batch_key, seq, name, ts, props) VALUES ");
+        // OR FAIL: on an error the whole transaction is rolled back anyway, so SQLite need
+        // not keep a statement journal for every multi-row insert.
+        let mut sql =
+            String::from("INSERT OR FAIL INTO events(batch_key, seq, name, ts, props) VALUES ");
         for i in 0..size {
             sql.push_str(if i == 0 {
                 "(?,?,?,?,?)"
@@ -482,9 +477,9 @@ fn insert_events(conn: &Connection, batch_key: i64, events: &[Event]) -> rusqlit
             let at = i * 5;
             insert.raw_bind_parameter(at + 1, batch_key)?;
             insert.raw_bind_parameter(at + 2, event.seq)?;
-            insert.raw_bind_parameter(at + 3, event.name.as_str())?;
-            insert.raw_bind_parameter(at + 4, event.ts.as_str())?;
-            insert.raw_bind_parameter(at + 5, event.props.as_deref())?;
+            insert.raw_bind_parameter(at + 3, event.name)?;
+            insert.raw_bind_parameter(at + 4, event.ts)?;
+            insert.raw_bind_parameter(at + 5, event.props)?;
         }
         insert.raw_execute()?;
         rest = tail;
@@ -629,24 +624,54 @@ mod tests {
         assert!(err.to_string().contains("newer"), "{err}");
     }
 
+    fn batch_job(
+        id: &str,
+        seqs: &[i64],
+    ) -> (Job, oneshot::Receiver<Result<BatchOutcome, StoreError>>) {
+        let mut batch = Batch::new(id.into(), "i".into(), None, "{}".into());
+        for seq in seqs {
+            batch.push_event(*seq, "e", "t", None);
+        }
+        let (to, answer) = oneshot::channel();
+        let job = Job {
+            work: Work::Batch(batch, 0),
+            reply: Reply::Batch(to),
+        };
+        (job, answer)
+    }
+
+    #[test]
+    fn a_failing_job_fails_alone_and_the_rest_of_its_group_is_stored() {
+        let mut conn = open_connection(Path::new(":memory:")).expect("open");
+        let (first, first_answer) = batch_job("b1", &[1, 2]);
+        // Two events with one seq break the events key: this job must fail.
+        let (bad, bad_answer) = batch_job("b2", &[1, 1]);
+        let (last, last_answer) = batch_job("b3", &[1]);
+        let mut group = vec![first, bad, last];
+        run_group(&mut conn, &mut group);
+        assert!(group.is_empty());
+        let answer = |mut rx: oneshot::Receiver<_>| rx.try_recv().expect("answered");
+        assert_eq!(
+            answer(first_answer),
+            Ok(BatchOutcome::Accepted { events: 2 })
+        );
+        assert!(answer(bad_answer).is_err());
+        assert_eq!(
+            answer(last_answer),
+            Ok(BatchOutcome::Accepted { events: 1 })
+        );
+        let stored = counts(&conn).expect("counts");
+        assert_eq!((stored.batches, stored.events), (2, 3));
+    }
+
     #[test]
     fn events_go_in_chunks_of_every_size() {
         let conn = open_connection(Path::new(":memory:")).expect("open");
         for n in [0usize, 1, 63, 64, 65, 127, 500] {
-            let batch = Batch {
-                batch_id: format!("b{n}"),
-                installation_id: "i".into(),
-                user_id: None,
-                envelope: "{}".into(),
-                events: (0..n)
-                    .map(|i| Event {
-                        seq: i as i64,
-                        name: "e".into(),
-                        ts: "t".into(),
-                        props: (i % 2 == 0).then(|| "{}".to_owned()),
-                    })
-                    .collect(),
-            };
+            let mut batch = Batch::new(format!("b{n}"), "i".into(), None, "{}".into());
+            for i in 0..n {
+                batch.push_event(i as i64, "e", "t", (i % 2 == 0).then_some("{}"));
+            }
             assert_eq!(
                 store_batch(&conn, &batch, 0).expect("store"),
                 BatchOutcome::Accepted { events: n }
