@@ -87,10 +87,12 @@ run_schemathesis() {
     start_collector "$db"
     local url=$collector_url
     echo "schemathesis against the collector on $engine ($url)"
-    PYTHONPATH="$here/schemathesis" SCHEMATHESIS_HOOKS=hooks \
-        "$venv/bin/schemathesis" run "$here/openapi.json" --url "$url" \
+    # Run from the temp dir: schemathesis leaves a cache directory where it runs.
+    local root=$PWD
+    (cd "$work" && PYTHONPATH="$root/$here/schemathesis" SCHEMATHESIS_HOOKS=hooks \
+        "$root/$venv/bin/schemathesis" run "$root/$here/openapi.json" --url "$url" \
         --checks all --max-examples "$MAX_EXAMPLES" --seed 1 --workers 2 \
-        --generation-database none --no-color
+        --generation-database none --no-color)
     stop_collector
 }
 
