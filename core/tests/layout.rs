@@ -48,7 +48,10 @@ fn core_modules_depend_one_way_only() {
         let mut texts = Vec::new();
         sources(&file, &mut texts);
         sources(&dir, &mut texts);
-        assert!(!texts.is_empty(), "module {m} has no source (update LAYERS)");
+        assert!(
+            !texts.is_empty(),
+            "module {m} has no source (update LAYERS)"
+        );
         let deps = graph.entry(m).or_default();
         for t in texts {
             for (i, _) in t.match_indices("crate::") {

@@ -158,7 +158,11 @@ fn g5_g7_ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work(
     let check = consentgate::verify_ledger_at(tmp.path()).expect("inspect");
     assert!(!check.intact, "{check:?}");
     assert!(
-        check.problem.as_deref().unwrap_or("").contains("out of range"),
+        check
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains("out of range"),
         "{check:?}"
     );
     let gate = open(tmp.path(), offline_policy());
