@@ -104,6 +104,29 @@ pub enum Command {
     Deletion(DeletionCommand),
     /// Print everything stored locally as one JSON document.
     Export,
+    /// Write the app's store disclosures from the policy (--policy FILE) to stdout.
+    ///
+    /// Needs no data directory. Facts come from each category's and
+    /// purpose's `disclosure` in the policy, or the built-in defaults;
+    /// mappings to review and tracking-domain consequences are printed on
+    /// stderr as `note:` lines. Exit 2 with every problem and its JSON path
+    /// when a category or purpose has no facts.
+    Disclose(DiscloseFormat),
+}
+
+/// Which store format `disclose` writes (exactly one).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct DiscloseFormat {
+    /// Apple's privacy manifest, `PrivacyInfo.xcprivacy` (XML property list).
+    #[arg(long)]
+    pub apple: bool,
+    /// Google Play's Data safety answers, CSV for Play Console's "Import from CSV".
+    #[arg(long)]
+    pub play: bool,
+    /// A Markdown summary for the privacy page.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// `deletion …`

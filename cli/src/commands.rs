@@ -24,8 +24,8 @@ use consentgate::{
 use consentgate_cli::http::HttpUploader;
 
 use crate::args::{
-    Cli, Command, ConsentCommand, DeletionCommand, EventCommand, Global, LedgerCommand,
-    PolicyCommand, QueueCommand,
+    Cli, Command, ConsentCommand, DeletionCommand, DiscloseFormat, EventCommand, Global,
+    LedgerCommand, PolicyCommand, QueueCommand,
 };
 use crate::failure::{Failure, Kind, Report};
 
@@ -36,6 +36,7 @@ const APP_VERSION: &str = concat!("consentgate-cli/", env!("CARGO_PKG_VERSION"))
 pub fn run(cli: Cli) -> Result<Report, Failure> {
     match cli.command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
+        Command::Disclose(format) => disclose(&cli.global, &format),
         Command::Ledger(command) => ledger(&cli.global, command),
         command @ (Command::Status | Command::Export)
             if data_dir(&cli.global)?.join(DB_FILE).exists() =>
@@ -130,6 +131,7 @@ fn on_gate(gate: &ConsentGate, command: Command, global: &Global) -> Result<Repo
     let fixed_clock = global.now.is_some();
     match command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
+        Command::Disclose(format) => disclose(global, &format),
         Command::Ledger(command) => ledger(global, command),
         Command::Status => json(serde_json::to_string_pretty(&gate.consent_state())),
         Command::Consent(c) => {
@@ -418,6 +420,40 @@ fn summary(p: &Policy) -> String {
     }
     out.truncate(out.trim_end().len());
     out
+}
+
+/// `disclose`: the store formats of the `--policy` document.
+fn disclose(global: &Global, format: &DiscloseFormat) -> Result<Report, Failure> {
+    let Some(file) = &global.policy else {
+        return Err(Failure::bad_input(
+            "disclose needs the policy document: --policy FILE",
+        ));
+    };
+    let json = read_policy(file)?;
+    let policy = Policy::parse(&json).map_err(|issues| Failure {
+        kind: Kind::BadInput,
+        lines: issues.iter().map(|i| format!("error: {i}")).collect(),
+    })?;
+    let facts = policy.disclosures().map_err(|issues| Failure {
+        kind: Kind::BadInput,
+        lines: issues.iter().map(|i| format!("error: {i}")).collect(),
+    })?;
+    let mut notes = crate::disclose::review_notes(&facts);
+    let text = if format.apple {
+        notes.extend(crate::disclose::apple_warning(&facts));
+        crate::disclose::apple(&facts).map_err(Failure::storage)?
+    } else if format.play {
+        crate::disclose::play(&facts)
+    } else {
+        crate::disclose::markdown(&facts)
+    };
+    for n in notes {
+        eprintln!("{n}");
+    }
+    // The report adds a newline; the rendered text already ends with one.
+    Ok(Report::ok(
+        text.strip_suffix('\n').unwrap_or(&text).to_owned(),
+    ))
 }
 
 fn read_policy(file: &Path) -> Result<String, Failure> {

@@ -46,6 +46,7 @@
 
 mod args;
 mod commands;
+mod disclose;
 mod failure;
 
 use std::process::ExitCode;

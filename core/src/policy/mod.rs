@@ -5,10 +5,19 @@
 //! one is [`Policy::parse`] (in `parse`), which collects *all* problems with
 //! their JSON paths instead of stopping at the first.
 //!
+//! Store disclosure facts (Apple, Play) and their checks are in
+//! `disclosure`.
+//!
 //! Not here: what a decision means over time (that is `consent`).
 
+mod disclosure;
 mod parse;
 mod rules;
+
+pub use disclosure::{
+    AccessedApi, CategoryDisclosure, Disclosures, PlayDataType, PurposeDisclosure,
+    APPLE_DATA_TYPES, APPLE_PURPOSES, PLAY_DATA_TYPES, PLAY_PURPOSES, SDK_ACCESSED_APIS,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +31,9 @@ pub const ACCOUNT_ID: &str = "account_id";
 pub const ADVERTISING_ID: &str = "advertising_id";
 /// Category id of usage events (`record_event`).
 pub const USAGE_EVENTS: &str = "usage_events";
+/// Category id of the install referrer (how the user found the app), asked of
+/// an `InstallReferrerProvider` only while allowed.
+pub const INSTALL_REFERRER: &str = "install_referrer";
 /// Purpose id that gates sending data to an endpoint abroad (SPEC §3).
 pub const CROSS_BORDER_TRANSFER: &str = "cross_border_transfer";
 
@@ -37,6 +49,8 @@ pub struct Reserved {
     pub advertising_id: Option<usize>,
     /// Index of the `usage_events` category.
     pub usage_events: Option<usize>,
+    /// Index of the `install_referrer` category.
+    pub install_referrer: Option<usize>,
     /// Index of the `cross_border_transfer` purpose.
     pub cross_border_transfer: Option<usize>,
 }

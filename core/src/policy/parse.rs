@@ -84,8 +84,15 @@ const POLICY_REQUIRED: [&str; 8] = [
     "endpoints",
 ];
 const CONTROLLER_FIELDS: [&str; 3] = ["name", "registration_id", "contact"];
-const PURPOSE_FIELDS: [&str; 5] = ["id", "kind", "legal_basis", "sale_or_share", "description"];
-const CATEGORY_FIELDS: [&str; 4] = ["id", "requires", "fields", "description"];
+const PURPOSE_FIELDS: [&str; 6] = [
+    "id",
+    "kind",
+    "legal_basis",
+    "sale_or_share",
+    "description",
+    "disclosure",
+];
+const CATEGORY_FIELDS: [&str; 5] = ["id", "requires", "fields", "description", "disclosure"];
 const ENDPOINT_FIELDS: [&str; 3] = ["id", "url", "regions"];
 const REGION_FIELDS: [&str; 1] = ["min_age"];
 const LIMIT_FIELDS: [&str; 6] = [
@@ -226,8 +233,10 @@ impl Checker {
             account_id: policy.category_index(ACCOUNT_ID),
             advertising_id: policy.category_index(ADVERTISING_ID),
             usage_events: policy.category_index(USAGE_EVENTS),
+            install_referrer: policy.category_index(INSTALL_REFERRER),
             cross_border_transfer: policy.purpose_index(CROSS_BORDER_TRANSFER),
         };
+        self.issues.extend(super::disclosure::check(value, &policy));
         policy.canonical_json = canonical_json(value);
         policy.hash = sha256_hex(policy.canonical_json.as_bytes());
         policy
@@ -371,7 +380,7 @@ impl Checker {
                 requires: Vec::new(),
                 fields: Vec::new(),
             };
-            if let Some(map) = self.object(item, &path, &CATEGORY_FIELDS, &["id", "requires"]) {
+            if let Some(map) = self.object(item, &path, &CATEGORY_FIELDS, &["id"]) {
                 if let Some(v) = map.get("id") {
                     let p = join(&path, "id");
                     category.id = self.id(v, &p);
@@ -379,8 +388,11 @@ impl Checker {
                         self.push(&p, format!("duplicate category {}", quoted(&category.id)));
                     }
                 }
-                if let Some(v) = map.get("requires") {
-                    category.requires = self.requires(v, &join(&path, "requires"), purposes);
+                match map.get("requires") {
+                    Some(v) => {
+                        category.requires = self.requires(v, &join(&path, "requires"), purposes)
+                    }
+                    None => self.default_requires(&mut category, &path, purposes),
                 }
                 if let Some(v) = map.get("fields") {
                     let owner = if category.id.is_empty() {
@@ -398,6 +410,33 @@ impl Checker {
             categories.push(category);
         }
         categories
+    }
+
+    /// A category without `requires`: only `install_referrer` has a default,
+    /// the policy's `advertising` purpose, else its `analytics` purpose
+    /// (referrers carry campaign and ad-click ids: attribution is
+    /// advertising measurement first).
+    fn default_requires(
+        &mut self,
+        category: &mut Category,
+        path: &str,
+        purposes: Option<&[Purpose]>,
+    ) {
+        if category.id != INSTALL_REFERRER {
+            self.push(path, r#"missing field "requires""#);
+            return;
+        }
+        let Some(purposes) = purposes else { return };
+        match ["advertising", "analytics"]
+            .iter()
+            .find_map(|id| purposes.iter().position(|p| p.id == *id))
+        {
+            Some(ix) => category.requires = vec![ix],
+            None => self.push(
+                path,
+                r#"missing field "requires" (install_referrer defaults to the "advertising" or "analytics" purpose, and the policy defines neither)"#,
+            ),
+        }
     }
 
     fn requires(&mut self, value: &Value, path: &str, purposes: Option<&[Purpose]>) -> Vec<usize> {
