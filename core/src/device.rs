@@ -1,6 +1,7 @@
-//! Device data and advertising identifiers, asked of the host only when
-//! allowed: the [`DeviceInfoProvider`] and [`AdIdProvider`] foreign traits, the
-//! [`DeviceInfo`] record, the platform signals (ATT, limit-ad-tracking, GPC)
+//! Device data, advertising identifiers and the install referrer, asked of
+//! the host only when allowed: the [`DeviceInfoProvider`], [`AdIdProvider`]
+//! and [`InstallReferrerProvider`] foreign traits, the [`DeviceInfo`] and
+//! [`InstallReferrer`] records, the platform signals (ATT, limit-ad-tracking, GPC)
 //! and the rules that decide whether a provider may be called at all
 //! ([`ad_id_permitted`] is the one advertising-id rule). What was collected
 //! is kept in memory only ([`Collected`]), to attach to upload batches, and
@@ -40,6 +41,48 @@ pub trait DeviceInfoProvider: Send + Sync {
 pub trait AdIdProvider: Send + Sync {
     /// The advertising id, or none when the platform has none.
     fn advertising_id(&self) -> Option<String>;
+}
+
+/// Supplies how the user found the app: the store's install referrer
+/// (Android: the Play Install Referrer API; iOS has none). Called only while
+/// the `install_referrer` category is allowed (see
+/// [`crate::ConsentGate::install_referrer`]); may block briefly (the host's
+/// store connection), so call the gate from a background thread.
+#[uniffi::export(with_foreign)]
+pub trait InstallReferrerProvider: Send + Sync {
+    /// The referrer the store recorded for this install, or none.
+    fn install_referrer(&self) -> Option<InstallReferrer>;
+}
+
+/// The install referrer as the store reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct InstallReferrer {
+    /// The referrer string, e.g. `utm_source=partner_app&utm_medium=banner`.
+    pub referrer: String,
+    /// When the user clicked the referring link, seconds since the epoch
+    /// (Play: `referrerClickTimestampSeconds`); 0 or none when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clicked_at_s: Option<i64>,
+    /// When the install began, seconds since the epoch (Play:
+    /// `installBeginTimestampSeconds`); 0 or none when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_began_at_s: Option<i64>,
+}
+
+impl InstallReferrer {
+    /// The answer as kept: `None` when the referrer is empty; zero or
+    /// negative timestamps (the platform's "unknown") dropped.
+    pub(crate) fn normalized(self) -> Option<InstallReferrer> {
+        if self.referrer.trim().is_empty() {
+            return None;
+        }
+        let known = |t: Option<i64>| t.filter(|&s| s > 0);
+        Some(InstallReferrer {
+            referrer: self.referrer,
+            clicked_at_s: known(self.clicked_at_s),
+            install_began_at_s: known(self.install_began_at_s),
+        })
+    }
 }
 
 /// Device fields that were allowed and collected; absent fields were not
@@ -202,6 +245,8 @@ pub(crate) struct Collected {
     pub ad_id: Option<String>,
     /// The app's user id as the app set it (sent only while `account_id` is allowed).
     pub user_id: Option<String>,
+    /// The install referrer, while `install_referrer` is allowed.
+    pub install_referrer: Option<InstallReferrer>,
 }
 
 impl Collected {
@@ -216,6 +261,13 @@ impl Collected {
             .is_none_or(|c| allowed & (1u64 << c) == 0)
         {
             self.ad_id = None;
+        }
+        if policy
+            .reserved
+            .install_referrer
+            .is_none_or(|c| allowed & (1u64 << c) == 0)
+        {
+            self.install_referrer = None;
         }
     }
 }

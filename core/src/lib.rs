@@ -56,7 +56,8 @@ pub use consent::{
 };
 pub use deletion::DeletionListener;
 pub use device::{
-    AdIdProvider, AgeSignal, AttStatus, DeviceInfo, DeviceInfoProvider, PlatformSignals,
+    AdIdProvider, AgeSignal, AttStatus, DeviceInfo, DeviceInfoProvider, InstallReferrer,
+    InstallReferrerProvider, PlatformSignals,
 };
 pub use error::GateError;
 pub use event::{

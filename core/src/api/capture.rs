@@ -1,12 +1,14 @@
 //! The exported capture calls: events from the app (`record_event`,
 //! `record_events`), events a host buffered (`record_captured`), the rules a
-//! host buffer follows (`capture_rules`), device fields and the advertising
-//! id. Each delegates to the engine.
+//! host buffer follows (`capture_rules`), device fields, the advertising
+//! id and the install referrer. Each delegates to the engine.
 
 use std::sync::Arc;
 
 use super::ConsentGate;
-use crate::device::{AdIdProvider, DeviceInfo, DeviceInfoProvider};
+use crate::device::{
+    AdIdProvider, DeviceInfo, DeviceInfoProvider, InstallReferrer, InstallReferrerProvider,
+};
 use crate::error::GateError;
 use crate::event::{CaptureReport, CaptureRules, CapturedEvent, EventInput, RecordOutcome};
 
@@ -78,5 +80,17 @@ impl ConsentGate {
     /// off. An all-zero id counts as absent.
     pub fn advertising_id(&self, provider: Arc<dyn AdIdProvider>) -> Option<String> {
         self.engine.advertising_id(provider)
+    }
+
+    /// How the user found the app (the store's install referrer), asked of
+    /// `provider` only while `install_referrer` is allowed: never before
+    /// consent. The answer is kept in memory and attached to the batches
+    /// built while the category stays allowed; withdrawal and deletion drop
+    /// it. An empty referrer counts as absent.
+    pub fn install_referrer(
+        &self,
+        provider: Arc<dyn InstallReferrerProvider>,
+    ) -> Option<InstallReferrer> {
+        self.engine.install_referrer(provider)
     }
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use super::writer::WAKE_AT;
 use super::{lock, Engine};
-use crate::device::{ad_id_permitted, AdIdProvider, DeviceInfo, DeviceInfoProvider};
+use crate::device::{
+    ad_id_permitted, AdIdProvider, DeviceInfo, DeviceInfoProvider, InstallReferrer,
+    InstallReferrerProvider,
+};
 use crate::error::{Error, Result};
 use crate::event::{
     self, signed, CaptureReport, CaptureRules, CapturedEvent, DropReason, EventInput, RecordOutcome,
@@ -145,6 +148,27 @@ impl Engine {
         }
         lock(&self.collected).ad_id = Some(id.clone());
         Some(id)
+    }
+
+    /// The install referrer, asked of `provider` only while `install_referrer`
+    /// is allowed, and kept only if it still is when the provider answers.
+    pub fn install_referrer(
+        &self,
+        provider: Arc<dyn InstallReferrerProvider>,
+    ) -> Option<InstallReferrer> {
+        let category = self.policy.reserved.install_referrer;
+        let allowed = |e: &Engine| category.is_some_and(|c| e.allows_index(c));
+        if self.check_open().is_err() || !allowed(self) {
+            return None;
+        }
+        let referrer = provider.install_referrer()?.normalized()?;
+        // A withdrawal may have happened while the provider ran.
+        let mut collected = lock(&self.collected);
+        if !allowed(self) {
+            return None;
+        }
+        collected.install_referrer = Some(referrer.clone());
+        Some(referrer)
     }
 
     /// Appends one valid event if `usage_events` is allowed now.

@@ -2,7 +2,7 @@
 //! as one JSON document (installation id, user id, policy, consent state,
 //! ledger, receipts, queued records, the batch awaiting upload, deletion
 //! requests with the earlier installation ids they name, and the device
-//! fields held in memory).
+//! fields and install referrer held in memory).
 
 use serde_json::{json, Value};
 
@@ -52,6 +52,7 @@ impl Engine {
             "deletion_requests": db.store.deletions()?.iter().map(DeletionTicket::from).collect::<Vec<_>>(),
             "pending_batches": db.store.pending_batch()?.map(|b| json!({"batch_id": b.batch_id, "endpoint": b.endpoint, "first_seq": b.first_seq, "last_seq": b.last_seq, "attempts": b.attempts})),
             "device_in_memory": collected.device,
+            "install_referrer_in_memory": collected.install_referrer,
         });
         serde_json::to_string_pretty(&doc).map_err(|e| {
             Error::Gate(crate::GateError::Internal {

@@ -1,7 +1,8 @@
 //! A batch body (SPEC §5), built when the batch is handed out from the
 //! queued rows plus what is allowed at that moment (G2): consent purposes,
-//! the allowed device fields, the advertising id under its rule, the user id
-//! only while `account_id` is allowed. Also the batch row's own bounds: a
+//! the allowed device fields, the advertising id under its rule, the install
+//! referrer only while `install_referrer` is allowed, the user id only while
+//! `account_id` is allowed. Also the batch row's own bounds: a
 //! damaged row yields an empty or bounded read, never an overflow.
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::Sendable;
 use crate::clock::rfc3339;
-use crate::device::{ad_id_permitted, DeviceInfo};
+use crate::device::{ad_id_permitted, DeviceInfo, InstallReferrer};
 use crate::error::Result;
 use crate::policy::PurposeKind;
 use crate::store::{BatchRow, QueuedRecord, Store};
@@ -50,7 +51,30 @@ pub(super) struct BatchHeader<'a> {
     /// Allowed device fields; omitted when empty.
     pub device: Option<&'a DeviceInfo>,
     pub advertising_id: Option<&'a str>,
+    /// The install referrer; only while allowed.
+    pub install_referrer: Option<&'a InstallReferrer>,
     pub user_id: Option<&'a str>,
+}
+
+/// The install referrer on the wire: times as RFC 3339.
+#[derive(Serialize)]
+struct Referrer<'a> {
+    referrer: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clicked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    install_began_at: Option<String>,
+}
+
+impl<'a> Referrer<'a> {
+    fn of(r: &'a InstallReferrer) -> Self {
+        let at = |s: Option<i64>| s.and_then(|s| s.checked_mul(1000)).map(rfc3339);
+        Referrer {
+            referrer: &r.referrer,
+            clicked_at: at(r.clicked_at_s),
+            install_began_at: at(r.install_began_at_s),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -66,6 +90,8 @@ struct Body<'a> {
     device: Option<&'a DeviceInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     advertising_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    install_referrer: Option<Referrer<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<&'a str>,
     events: Vec<Event<'a>>,
@@ -106,6 +132,7 @@ pub(super) fn batch_json(h: &BatchHeader<'_>, records: &[QueuedRecord]) -> Vec<u
             .collect(),
         device: h.device.filter(|d| !d.is_empty()),
         advertising_id: h.advertising_id,
+        install_referrer: h.install_referrer.map(Referrer::of),
         user_id: h.user_id,
         events,
     };
@@ -169,6 +196,11 @@ pub(super) fn request(
         consent,
         device: Some(&device),
         advertising_id: now.collected.ad_id.as_deref().filter(|_| ad_ok),
+        install_referrer: now
+            .collected
+            .install_referrer
+            .as_ref()
+            .filter(|_| allows(policy.reserved.install_referrer)),
         user_id: now
             .collected
             .user_id

@@ -714,7 +714,7 @@ fn max_depth(json: &[u8]) -> usize {
 // ---------------------------------------------------------------------------------------------
 // The documents.
 
-const BATCH_FIELDS: [&str; 11] = [
+const BATCH_FIELDS: [&str; 12] = [
     "batch_id",
     "installation_id",
     "sent_at",
@@ -724,9 +724,11 @@ const BATCH_FIELDS: [&str; 11] = [
     "consent",
     "device",
     "advertising_id",
+    "install_referrer",
     "user_id",
     "events",
 ];
+const REFERRER_FIELDS: [&str; 3] = ["referrer", "clicked_at", "install_began_at"];
 const SDK_FIELDS: [&str; 2] = ["name", "version"];
 const POLICY_FIELDS: [&str; 2] = ["id", "revision"];
 const DELETION_FIELDS: [&str; 6] = [
@@ -857,6 +859,15 @@ pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Invalid> {
         }
     }
     doc.optional_string("advertising_id")?;
+    if let Some(referrer) = doc.optional_object("install_referrer")? {
+        referrer.string("referrer")?;
+        for key in ["clicked_at", "install_began_at"] {
+            if referrer.get(key).is_some() {
+                referrer.date_time(key)?;
+            }
+        }
+        referrer.closed(&REFERRER_FIELDS)?;
+    }
     let user_id = doc.optional_string("user_id")?.map(Cow::into_owned);
     let raw_events = doc.required("events")?;
     if kind(raw_events) != Kind::Array {
@@ -953,6 +964,8 @@ mod tests {
             "consent": {"analytics": "granted", "advertising": "denied", "x": "unset"},
             "device": {"os": "Android", "model": "Pixel"},
             "advertising_id": "ad", "user_id": "u1",
+            "install_referrer": {"referrer": "utm_source=partner_app", "clicked_at": "2025-01-01T00:00:00Z",
+                                 "install_began_at": "2025-01-01T00:01:00.000Z"},
             "events": [
                 {"seq": 1, "name": "screen_view", "ts": "2025-01-01T00:00:00Z", "props": {"a": 1}},
                 {"seq": 2, "name": "tap", "ts": "2025-01-01T00:00:01.5+05:00"}
@@ -1011,6 +1024,30 @@ mod tests {
                 "consent must be an object, not null",
             ),
             ("device", json!({"imei": "1"}), 422, "device.imei"),
+            (
+                "install_referrer",
+                json!({"clicked_at": "2025-01-01T00:00:00Z"}),
+                400,
+                "install_referrer.referrer is missing",
+            ),
+            (
+                "install_referrer",
+                json!({"referrer": "r", "clicked_at": "yesterday"}),
+                400,
+                "install_referrer.clicked_at must be an RFC 3339",
+            ),
+            (
+                "install_referrer",
+                json!({"referrer": "r", "gclid": "x"}),
+                422,
+                "install_referrer.gclid is not a field of the protocol",
+            ),
+            (
+                "install_referrer",
+                json!("utm_source=x"),
+                400,
+                "install_referrer must be an object",
+            ),
             ("device", json!({"os": 1}), 400, "device.os"),
             (
                 "device",
@@ -1139,7 +1176,7 @@ mod tests {
             let err = batch(doc).expect_err(key);
             assert_eq!(err, Invalid::Malformed(format!("{key} is missing")));
         }
-        for key in ["device", "advertising_id", "user_id"] {
+        for key in ["device", "advertising_id", "install_referrer", "user_id"] {
             let mut doc = full_batch();
             doc.as_object_mut().expect("object").remove(key);
             batch(doc).unwrap_or_else(|e| panic!("{key} is optional: {e:?}"));

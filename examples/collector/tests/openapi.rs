@@ -102,6 +102,8 @@ fn openapi_names_every_field_of_the_batch_in_spec_section_5() {
             "consent",
             "device",
             "advertising_id",
+            // Issue 16: the install referrer, gated like the advertising id.
+            "install_referrer",
             "user_id",
             "events"
         ])
