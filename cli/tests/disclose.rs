@@ -491,3 +491,57 @@ fn disclose_needs_a_policy_and_exactly_one_format() {
         2
     );
 }
+
+/// The first example of the README's "Your store listings", run as pasted
+/// (in a scratch directory that sees the repository's `examples/`), with
+/// `cargo run -q -p consentgate-cli --` standing for the built binary.
+#[test]
+fn readme_store_listings_example_works_when_pasted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let section = readme
+        .split("## Your store listings")
+        .nth(1)
+        .expect("the README has a \"Your store listings\" section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    assert!(
+        block.contains("disclose --apple")
+            && block.contains("disclose --play")
+            && block.contains("disclose --markdown")
+    );
+    let script = block.replace(
+        "cargo run -q -p consentgate-cli --",
+        env!("CARGO_BIN_EXE_consentgate"),
+    );
+    let d = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink(
+        root.join("examples").canonicalize().expect("examples"),
+        d.path().join("examples"),
+    )
+    .expect("symlink");
+    let out = std::process::Command::new("sh")
+        .arg("-ec")
+        .arg(&script)
+        .current_dir(d.path())
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest =
+        Value::from_file(d.path().join("PrivacyInfo.xcprivacy")).expect("a property list");
+    assert_eq!(
+        dict(&manifest, "manifest")["NSPrivacyTracking"].as_boolean(),
+        Some(true)
+    );
+    let csv = std::fs::read_to_string(d.path().join("data-safety.csv")).expect("csv");
+    assert!(csv.starts_with("Question ID (machine readable),"));
+    let md = std::fs::read_to_string(d.path().join("privacy-summary.md")).expect("markdown");
+    assert!(md.starts_with("# What "));
+}
