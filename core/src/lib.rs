@@ -48,7 +48,10 @@ mod ticket;
 pub mod upload;
 pub mod wire;
 
-pub use api::{copy_data_dir, ledger_at, verify_ledger_at, ConsentGate, GateConfig, OpenOptions};
+pub use api::{
+    copy_data_dir, ledger_at, verify_ledger_at, webview_script, webview_update_script,
+    webview_user_script, ConsentGate, GateConfig, OpenOptions, WEBVIEW_SCRIPT,
+};
 pub use clock::{time_changed, Clock, ManualClock, SystemClock};
 pub use consent::{
     ConsentListener, ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision,

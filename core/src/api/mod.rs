@@ -3,11 +3,13 @@
 //! delegates to the engine (`crate::engine`) and turns the internal error
 //! into the one public [`GateError`]. Split by what the app is doing:
 //! consent (here), capture (`capture`), upload and deletion (`upload`),
-//! inspection and export (`inspect`).
+//! inspection and export (`inspect`), web content (`webview`: the script
+//! page scripts read decisions from).
 
 mod capture;
 mod inspect;
 mod upload;
+mod webview;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,7 @@ use crate::policy::Policy;
 
 pub use crate::engine::OpenOptions;
 pub use inspect::{copy_data_dir, ledger_at, verify_ledger_at};
+pub use webview::{webview_script, webview_update_script, webview_user_script, WEBVIEW_SCRIPT};
 
 /// How an app opens the gate.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
