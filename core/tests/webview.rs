@@ -234,3 +234,40 @@ fn scripts_refuse_a_weak_nonce_and_embed_the_shipped_file() {
     assert!(user.starts_with(consentgate::WEBVIEW_SCRIPT.trim_end()));
     assert_eq!(consentgate::webview_script(), consentgate::WEBVIEW_SCRIPT);
 }
+
+#[test]
+fn readme_webview_example_works_when_pasted() {
+    let Some(node) = find("node") else {
+        println!("webview: node is not installed; the README example was not run");
+        return;
+    };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let example = readme
+        .split("## WebViews")
+        .nth(1)
+        .and_then(|s| s.split("```js\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("the README's WebViews section has a js example");
+    let (a, b) = states();
+    let (user, host) = scripts(&a, &b);
+    let program = format!(
+        "globalThis.window = globalThis;\n\
+         {{ const t = new EventTarget(); globalThis.addEventListener = t.addEventListener.bind(t);\n\
+           globalThis.dispatchEvent = t.dispatchEvent.bind(t); }}\n\
+         {user}\n{example}\n{host}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("readme.js");
+    std::fs::write(&file, program).unwrap();
+    let out = Command::new(node).arg(&file).output().expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "true\nallowed now: advertising_id, install_referrer\n"
+    );
+}
