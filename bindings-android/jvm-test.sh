@@ -67,7 +67,7 @@ cg_ensure_tools() {
     local lib="$CG_KOTLIN_HOME/lib"
     CG_CP_JNA="$CG_JAVA_SHARE/jna.jar"
     CG_CP_COROUTINES="$lib/kotlinx-coroutines-core-jvm.jar"
-    CG_CP_JUNIT="$CG_JAVA_SHARE/junit4.jar:$CG_JAVA_SHARE/$hamcrest:$lib/kotlin-test.jar:$lib/kotlin-test-junit.jar"
+    CG_CP_JUNIT="$CG_JAVA_SHARE/junit4.jar:$CG_JAVA_SHARE/$hamcrest:$lib/kotlin-test.jar:$lib/kotlin-test-junit.jar:$lib/kotlin-reflect.jar"
     CG_CP_STDLIB="$lib/kotlin-stdlib.jar"
 }
 
@@ -208,7 +208,10 @@ cg_run_tests() {
     cg_log "JUnit: ${#classes[@]} test classes"
     local rc=0
     set +e
-    cg_java -cp "$CG_BUILD/classes/test:$(cg_runtime_classpath):$CG_CP_JUNIT" \
+    # consentgate.classes: where ApiShapeTest finds the compiled API, the
+    # adapters and the stubs it loads them with.
+    cg_java -Dconsentgate.classes="$CG_BUILD/classes" \
+        -cp "$CG_BUILD/classes/test:$(cg_runtime_classpath):$CG_CP_JUNIT" \
         org.junit.runner.JUnitCore "${classes[@]}" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e

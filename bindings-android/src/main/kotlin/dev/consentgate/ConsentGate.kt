@@ -161,8 +161,8 @@ class ConsentGate private constructor(
      *   the ones in force when they were captured — grant `usage_events`;
      *   otherwise they are dropped and counted, so an event recorded while
      *   loading is never kept without consent at its capture time (G3). At
-     *   most 1,000 events (256 KiB) are held; beyond, the oldest are evicted
-     *   and counted.
+     *   most [MAX_HELD_WHILE_LOADING] events ([MAX_HELD_BYTES_WHILE_LOADING]
+     *   bytes) are held; beyond, the oldest are evicted and counted.
      *
      * The buffer crosses to the core in one call on a background thread once
      * 256 events wait, once it is full, or [ConsentGateConfig.bufferWindowMs]
@@ -624,6 +624,18 @@ class ConsentGate private constructor(
     }
 
     companion object {
+        /**
+         * Most events [recordEvent] holds while the core opens; beyond, the
+         * oldest are evicted and counted. Not a rule of the core (its bounds
+         * are unknown until it has opened): a memory bound of this layer for
+         * the first few hundred milliseconds of a process, after which the
+         * core's bounds apply.
+         */
+        const val MAX_HELD_WHILE_LOADING: Int = 1_000
+
+        /** Most bytes (UTF-8 of names and properties) [recordEvent] holds while the core opens. */
+        const val MAX_HELD_BYTES_WHILE_LOADING: Long = 256L * 1024
+
         /** The longest backoff [flush] waits out by default, in ms. */
         const val DEFAULT_FLUSH_WAIT_MS: Long = 10_000
 

@@ -215,12 +215,17 @@ internal object Convert {
     /**
      * The API's exception for whatever a call into the core threw. Core
      * errors map variant for variant; a Rust panic (UniFFI's
-     * InternalException) is [GateException.Internal]; anything else is
+     * InternalException) is [GateException.Internal]; a string the
+     * generated code cannot encode as UTF-8 (a lone surrogate, which never
+     * reaches the core) is [GateException.InvalidArgument]; anything else is
      * returned as it is (a JVM error, an app exception).
      */
     fun error(e: Throwable): Throwable = when (e) {
         is N_GateException -> gateError(e)
         is InternalException -> GateException.Internal(e.message ?: "a call into the core failed")
+        is java.nio.charset.CharacterCodingException -> GateException.InvalidArgument(
+            "a string argument holds a lone surrogate (U+D800-U+DFFF), which UTF-8 cannot carry",
+        )
         else -> e
     }
 

@@ -371,16 +371,11 @@ internal class CaptureBuffer {
         /** Hand events to the core in the background once this many wait (fewer under a smaller policy bound). */
         const val CROSS_AT = 256
 
-        /**
-         * Most events held while the core opens. Not a rule of the core (its
-         * bounds are unknown until it has opened): a memory bound of this
-         * layer for the first few hundred milliseconds of the process, after
-         * which the core's bounds apply (the oldest evicted and counted).
-         */
-        const val HELD_MAX_EVENTS = 1_000
+        /** Most events held while the core opens (see [ConsentGate.MAX_HELD_WHILE_LOADING]). */
+        const val HELD_MAX_EVENTS = ConsentGate.MAX_HELD_WHILE_LOADING
 
         /** Most bytes (UTF-8 of names and properties) held while the core opens. */
-        const val HELD_MAX_BYTES = 256L * 1024
+        const val HELD_MAX_BYTES = ConsentGate.MAX_HELD_BYTES_WHILE_LOADING
 
         private const val INITIAL_CAPACITY = 64
     }

@@ -303,7 +303,7 @@ class BufferTest {
         // core (16,000 events, under its bound of 20,000) evicts nothing.
         val stats = gate.queueStatsBlocking()
         assertEquals((threads * perThread).toLong(), stats.events + stats.evicted, "events lost silently")
-        assertEquals(gate.evictedEvents.toLong(), stats.evicted)
+        assertEquals(gate.evictedEvents, stats.evicted)
         assertEquals(0L, stats.droppedNoConsent)
         assertEquals(0L, gate.invalidEvents)
         // No event is queued twice.
@@ -362,7 +362,7 @@ class BufferTest {
             assertTrue(stats.evicted > 0L)
             assertEquals(recorded, stats.events + stats.evicted + stats.droppedNoConsent, "events lost silently")
             assertEquals(100L, stats.droppedNoConsent)
-            assertTrue(gate.evictedEvents.toLong() <= stats.evicted)
+            assertTrue(gate.evictedEvents <= stats.evicted)
             // Whatever the buffer or the core evicted, the newest events are
             // the ones kept: an event the buffer evicts has SMALL_QUEUE newer ones.
             val ids = queue(gate).map { (it["props"]["id"] as Double).toInt() }

@@ -1,6 +1,7 @@
 package dev.consentgate
 
 import com.sun.net.httpserver.HttpServer
+import kotlinx.coroutines.runBlocking
 import org.junit.After
 import org.junit.Test
 import java.net.InetAddress
@@ -155,6 +156,67 @@ class UploadTest {
         })
         assertEquals(1, report.retries)
         assertEquals(1L, gate.queueStatsBlocking().events)
+    }
+
+    @Test
+    fun flush_after_a_restart_delivers_in_one_call() {
+        // The backoff of a failure survives the restart; the network is back
+        // when the app starts again. One flush must deliver, waiting the
+        // backoff out, instead of only reporting when to try again.
+        val dir = Fixtures.tempDir()
+        val policy = policyFor(base)
+        Fixtures.open(dir, policyJson = policy).use { gate ->
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
+            gate.recordEvent("before_restart")
+            respond = { Reply(503, mapOf("Retry-After" to "3")) }
+            val failed = gate.flushBlocking(HttpUploader())
+            assertEquals(1, failed.retries)
+            assertTrue(failed.waitMs!! >= 2_000L, "Retry-After ignored: wait ${failed.waitMs}")
+            assertEquals(0L, failed.waitedMs, "a backoff right after a failure was waited out in the same call")
+        }
+        respond = { Reply(200) }
+        Fixtures.open(dir, policyJson = policy).use { gate ->
+            val report = runBlocking { gate.flush(HttpUploader()) }
+            assertEquals(1, report.batchesDelivered, "one flush after the restart did not deliver: $report")
+            assertEquals(1L, report.eventsDelivered)
+            assertNull(report.waitMs)
+            assertTrue(report.waitedMs > 0L, "the backoff was not waited out: $report")
+            assertEquals(0L, gate.queueStatsBlocking().events)
+            assertEquals(seen[0].headers["idempotency-key"], seen.last().headers["idempotency-key"])
+        }
+    }
+
+    @Test
+    fun flush_returns_at_once_when_the_backoff_ends_after_the_bound(): Unit = grantedGate().use { gate ->
+        gate.recordEvent("app_open")
+        respond = { Reply(503, mapOf("Retry-After" to "120")) }
+        gate.flushBlocking(HttpUploader())
+        respond = { Reply(200) }
+        val t0 = System.nanoTime()
+        val report = gate.flushBlocking(HttpUploader(), maxWaitMs = 1_000)
+        val ms = (System.nanoTime() - t0) / 1_000_000
+        assertEquals(0, report.requests)
+        assertEquals(0L, report.waitedMs)
+        assertTrue(report.waitMs!! > 100_000L, "the next try is not reported: $report")
+        // Returning at once is the property (it did not sleep the two minutes);
+        // 30 s is a generous bound for a loaded machine.
+        assertTrue(ms < 30_000, "flush took $ms ms although the backoff is longer than the bound")
+    }
+
+    @Test
+    fun a_request_handed_out_and_never_completed_is_taken_back_by_the_next_flush(): Unit = grantedGate().use { gate ->
+        gate.recordEvent("app_open")
+        val task = assertIs<UploadTask.Send>(gate.nextUploadBlocking())
+        // The app never sends it and never reports it (it forgot, or its HTTP call hung).
+        val t0 = System.nanoTime()
+        val report = gate.flushBlocking(HttpUploader())
+        val s = (System.nanoTime() - t0) / 1e9
+        assertEquals(1, report.batchesDelivered)
+        assertEquals(task.request.requestId, seen.single().headers["idempotency-key"], "not the request handed out")
+        assertEquals(0L, gate.queueStatsBlocking().events)
+        // The bug this guards against made flush wait 120 s for the abandoned
+        // request; 60 s is a generous bound for a loaded machine.
+        assertTrue(s < 60, "flush took $s s to take the abandoned request back")
     }
 
     @Test
