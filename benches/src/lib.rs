@@ -256,3 +256,32 @@ pub fn batch_500(gate: &ConsentGate, clock: &ManualClock, rounds: usize) -> (f64
     }
     (best, bytes as f64 / 500.0)
 }
+
+/// Writer wake-ups per minute of an idle open gate (SPEC §9
+/// `idle_wakeups_per_min`, target 0): a gate on the system clock, consent
+/// given, a few events committed and left queued (so an expiry, a TTL and
+/// the ledger all have work in the future), then `seconds` of nothing,
+/// counted by the writer itself. Nothing else in the process may move a
+/// `ManualClock` meanwhile (that wakes every writer, as a clock jump should).
+pub fn idle_wakeups_per_min(dir: &Path, seconds: u64) -> f64 {
+    let gate = ConsentGate::open_with(OpenOptions {
+        data_dir: dir.to_path_buf(),
+        policy_json: Some(policy()),
+        region: Some("KZ".into()),
+        app_version: "bench".into(),
+        clock: Arc::new(consentgate::SystemClock),
+    })
+    .expect("open");
+    analytics(&gate, true);
+    for i in 0..10 {
+        let e = typical(i);
+        gate.record_event(e.name, e.properties_json)
+            .expect("record");
+    }
+    // Let the writer commit them (it wakes for that), then count.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let before = gate.writer_wakeups();
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
+    let woke = gate.writer_wakeups() - before;
+    woke as f64 * 60.0 / seconds as f64
+}

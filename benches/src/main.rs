@@ -4,8 +4,13 @@
 //! ```text
 //! cargo run --release -p consentgate-bench -- --json
 //! ```
-//! Kotlin/JNA figures are written by `bindings-android/jvm-test.sh` to
-//! `target/consentgate-kotlin-bench.json` and included when present.
+//! Kotlin/JNA figures are written by `bindings-android/jvm-test.sh --bench`
+//! to `target/consentgate-kotlin-bench.json`, the Swift ones by
+//! `bindings-ios/swift-test.sh --bench` to `target/consentgate-swift-bench.json`
+//! and the collector's by its load script to
+//! `target/consentgate-collector-bench.json`; each is included when present.
+//! `idle_wakeups_per_min` watches an idle gate for 60 s
+//! (`CONSENTGATE_IDLE_SECONDS` to change it) while the library is built.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +33,23 @@ const TARGETS: &[(&str, f64, bool)] = &[
     ("kotlin_allows_us", 0.2, true),
     ("kotlin_record_event_us", 5.0, true),
     ("kotlin_record_events_100_us", 100.0, true),
+    ("idle_wakeups_per_min", 0.0, true),
+    ("kotlin_open_main_thread_ms", 5.0, true),
+    ("kotlin_cold_first_allows_ms", 250.0, true),
+    ("swift_allows_ns", 50.0, true),
+    ("swift_record_event_us", 1.0, true),
+    ("swift_record_events_100_us", 50.0, true),
+    ("swift_open_caller_ms", 5.0, true),
+    ("collector_sqlite_events_per_s", 400_000.0, false),
+    ("collector_pg_events_per_s", 150_000.0, false),
+];
+
+/// Figures measured outside this program, included when their file exists:
+/// the Kotlin JVM bench, the Swift bench, the collector load script.
+const OTHER_REPORTS: &[&str] = &[
+    "target/consentgate-kotlin-bench.json",
+    "target/consentgate-swift-bench.json",
+    "target/consentgate-collector-bench.json",
 ];
 
 fn workspace() -> PathBuf {
@@ -121,11 +143,23 @@ fn main() {
     put("wire_bytes_per_event", per_event);
     drop(gate);
 
+    // The idle gate is watched while the library builds (another process:
+    // nothing here moves a clock meanwhile).
+    let idle_seconds = std::env::var("CONSENTGATE_IDLE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let idle_dir = tempfile::tempdir().expect("tmp");
+    let idle_path = idle_dir.path().to_path_buf();
+    let idle = std::thread::spawn(move || idle_wakeups_per_min(&idle_path, idle_seconds));
     if let Some(bytes) = cdylib_bytes() {
         put("cdylib_bytes", bytes);
     }
-    let kotlin = workspace().join("target/consentgate-kotlin-bench.json");
-    if let Ok(text) = std::fs::read_to_string(kotlin) {
+    put("idle_wakeups_per_min", idle.join().expect("idle watch"));
+    for file in OTHER_REPORTS {
+        let Ok(text) = std::fs::read_to_string(workspace().join(file)) else {
+            continue;
+        };
         if let Ok(Value::Object(k)) = serde_json::from_str::<Value>(&text) {
             for (key, v) in k {
                 if let Some(x) = v.as_f64() {

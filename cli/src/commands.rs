@@ -1,7 +1,11 @@
-//! Runs one parsed command: `policy check` on a file alone, `ledger show|verify`
-//! on a read-only connection to the store, everything else on a [`ConsentGate`] opened for the data directory with the options given, and
-//! always closed again before the answer is printed (so an event is on disk
-//! when `recorded <seq>` appears). Every rule is the core's; this module only
+//! Runs one parsed command: `policy check` on a file alone; `ledger show` on
+//! a read-only connection to the store; `ledger verify`, `status` and
+//! `export` on a consistent copy of it (they change nothing, set nothing
+//! aside, and work beside an app that holds the directory); everything else
+//! on a [`ConsentGate`] opened for the data directory with the options given
+//! (it takes the directory's lock: beside a running app it fails with exit 3
+//! naming the directory) and always closed again before the answer is
+//! printed (so an event is on disk when `recorded <seq>` appears). Every rule is the core's; this module only
 //! translates arguments in and answers out, and for `upload` and
 //! `delete-request` lends the core an HTTP client
 //! ([`HttpUploader`](consentgate_cli::http::HttpUploader)) and sleeps through
@@ -12,7 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consentgate::ledger;
 use consentgate::policy::Policy;
 use consentgate::{
     Clock, ConsentGate, DeletionStatus, EventInput, FlushReport, GateError, ManualClock,
@@ -34,7 +37,21 @@ pub fn run(cli: Cli) -> Result<Report, Failure> {
     match cli.command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
         Command::Ledger(command) => ledger(&cli.global, command),
-        command => with_gate(&cli.global, |gate| on_gate(gate, command, &cli.global)),
+        command @ (Command::Status | Command::Export)
+            if data_dir(&cli.global)?.join(DB_FILE).exists() =>
+        {
+            // Read-only: on a copy, so the store is left exactly as it is
+            // (a directory with no store yet is created like by any command).
+            let copy = tempfile::tempdir()
+                .map_err(|e| Failure::storage(format!("no temporary directory: {e}")))?;
+            consentgate::copy_data_dir(data_dir(&cli.global)?, copy.path())?;
+            with_gate(&cli.global, Some(copy.path()), |gate| {
+                on_gate(gate, command, &cli.global)
+            })
+        }
+        command => with_gate(&cli.global, None, |gate| {
+            on_gate(gate, command, &cli.global)
+        }),
     }
 }
 
@@ -43,6 +60,7 @@ pub fn run(cli: Cli) -> Result<Report, Failure> {
 /// `recorded` must be on disk.
 fn with_gate(
     global: &Global,
+    copy: Option<&Path>,
     f: impl FnOnce(&ConsentGate) -> Result<Report, Failure>,
 ) -> Result<Report, Failure> {
     let data_dir = data_dir(global)?.to_path_buf();
@@ -63,7 +81,7 @@ fn with_gate(
         None => Arc::new(SystemClock),
     };
     let gate = ConsentGate::open_with(OpenOptions {
-        data_dir,
+        data_dir: copy.map_or(data_dir, Path::to_path_buf),
         policy_json,
         region: global.region.clone(),
         app_version: APP_VERSION.to_string(),
@@ -89,9 +107,11 @@ fn data_dir(global: &Global) -> Result<&Path, Failure> {
 fn ledger(global: &Global, command: LedgerCommand) -> Result<Report, Failure> {
     let data_dir = data_dir(global)?;
     match command {
-        LedgerCommand::Show => json(serde_json::to_string_pretty(&ledger::ledger_at(data_dir)?)),
+        LedgerCommand::Show => json(serde_json::to_string_pretty(&consentgate::ledger_at(
+            data_dir,
+        )?)),
         LedgerCommand::Verify => {
-            let check = ledger::verify_ledger_at(data_dir)?;
+            let check = consentgate::verify_ledger_at(data_dir)?;
             let problem = check
                 .problem
                 .unwrap_or_else(|| "the chain does not verify".into());

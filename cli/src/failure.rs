@@ -83,6 +83,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A storage or network failure (exit 3), printed as `error: <message>`.
+    pub fn storage(message: impl std::fmt::Display) -> Self {
+        Failure {
+            kind: Kind::Storage,
+            lines: vec![format!("error: {message}")],
+        }
+    }
+
     /// Bad input with a one-line message, printed as `error: <message>`.
     pub fn bad_input(message: impl std::fmt::Display) -> Self {
         Failure {

@@ -126,6 +126,17 @@ impl HttpUploader {
                 "user names or passwords in the URL are not supported",
             ));
         }
+        // The text after the host's last colon (outside an IPv6 literal).
+        let port = authority
+            .as_str()
+            .rsplit_once(':')
+            .filter(|(_, p)| !p.contains(']'))
+            .map(|(_, p)| p);
+        if let Some(p) = port {
+            if !p.parse::<u16>().is_ok_and(|n| n > 0) {
+                return Err(refuse("the port must be a number from 1 to 65535"));
+            }
+        }
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() || base.contains('#') {
             return Err(refuse(
                 "give only scheme, host and port; the request's path is kept",
@@ -447,6 +458,20 @@ mod tests {
         );
         let raw = server.join().expect("server thread");
         assert!(raw.starts_with("POST /v1/deletion HTTP/1.1"), "{raw}");
+    }
+
+    #[test]
+    fn a_port_outside_1_to_65535_is_refused_as_bad_input() {
+        for url in [
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:99999",
+            "https://[::1]:0",
+        ] {
+            let e = HttpUploader::with_base(url).expect_err(url);
+            assert!(e.to_string().contains("port"), "{url}: {e}");
+        }
+        assert!(HttpUploader::with_base("http://[::1]").is_ok());
+        assert!(HttpUploader::with_base("http://127.0.0.1:8080").is_ok());
     }
 
     #[test]

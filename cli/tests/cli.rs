@@ -163,16 +163,23 @@ fn g1_corrupt_store_is_set_aside_and_status_starts_fail_closed() {
     let state = status.json();
     assert!(!state["store_recovery"].is_null(), "{state}");
     assert_consent_purposes_unset(&state);
-    let set_aside = std::fs::read_dir(d)
-        .expect("list data dir")
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("consentgate.db.corrupt-")
-        });
+    let set_aside = || {
+        std::fs::read_dir(d)
+            .expect("list data dir")
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("consentgate.db.corrupt-")
+            })
+    };
+    // `status` only reads (a copy): the damaged file is where it was.
+    assert!(!set_aside(), "status set the store aside");
+    // A command that writes sets it aside and starts fail-closed.
+    let blocked = on(d, &["--policy", POLICY, "allows", "usage_events"]);
+    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
     assert!(
-        set_aside,
+        set_aside(),
         "no consentgate.db.corrupt-* beside the new store"
     );
 }
@@ -371,6 +378,23 @@ fn data_dir_without_policy_needs_one() {
         !d.path().join("consentgate.db").exists(),
         "a failed first run leaves no empty store behind"
     );
+
+    // A --data-dir that is a file is bad input, named as such.
+    let file = d.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let policy = POLICY;
+    for args in [
+        vec!["--policy", policy, "status"],
+        vec!["--policy", policy, "consent", "grant", "analytics"],
+    ] {
+        let run = on(&file, &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("is a file, not a directory"),
+            "{}",
+            run.stderr
+        );
+    }
 
     let no_dir = consentgate(&["status"]);
     assert_eq!(no_dir.code, 2);

@@ -184,6 +184,8 @@ fn a_bad_endpoint_is_bad_input_and_erases_nothing() {
         "http://collector.example.kz",
         "https://c.example.kz/api",
         "nonsense",
+        "http://127.0.0.1:0",
+        "http://127.0.0.1:99999",
     ] {
         let up = on(&data, &["upload", "--endpoint", endpoint]);
         assert_eq!(up.code, 2, "{endpoint}: {}", up.stderr);

@@ -172,6 +172,11 @@ pub struct StoreRecovery {
     pub reason: String,
     /// Where the old file was moved.
     pub moved_to: String,
+    /// True when the old store's deletion requests could not be read (from
+    /// the file, nor from the keep file beside it): a request the backend
+    /// never received may be lost, so the app should offer to ask again.
+    /// Readable requests are always carried over into the fresh store.
+    pub deletion_requests_unreadable: bool,
 }
 
 /// The consent state the app renders its banner and settings from.

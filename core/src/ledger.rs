@@ -293,33 +293,6 @@ impl ChainCheck {
     }
 }
 
-/// The retained ledger of the store in `data_dir`, read without opening a
-/// gate: nothing is written, no policy is needed, and a store that opening
-/// would set aside (for instance because this very ledger does not verify)
-/// stays where it is to be examined.
-///
-/// ```no_run
-/// let entries = consentgate::ledger::ledger_at(std::path::Path::new("/data/app/consentgate"))?;
-/// println!("{} entries", entries.len());
-/// # Ok::<(), consentgate::GateError>(())
-/// ```
-pub fn ledger_at(data_dir: &std::path::Path) -> Result<Vec<LedgerEntry>, crate::GateError> {
-    Ok(crate::store::read_ledger(&crate::store::open_read_only(
-        data_dir,
-    )?)?)
-}
-
-/// Verifies the ledger of the store in `data_dir` without opening a gate
-/// (see [`ledger_at`]): intact, or the first entry that is not. It checks
-/// the chain only: a store it calls intact may still be set aside when a
-/// gate opens it (a stored decision the ledger does not back, the head
-/// marker beside the file).
-pub fn verify_ledger_at(data_dir: &std::path::Path) -> Result<LedgerCheck, crate::GateError> {
-    Ok(crate::store::verify_ledger(&crate::store::open_read_only(
-        data_dir,
-    )?)?)
-}
-
 /// Consent receipts, one per consent event (entries sharing a `txn`), shaped
 /// after ISO/IEC TS 27560: record id, subject, notice, controller, purposes
 /// with their state and event time.

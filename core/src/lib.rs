@@ -42,11 +42,13 @@ pub mod policy;
 mod queue;
 mod snapshot;
 mod store;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 mod ticket;
 pub mod upload;
 pub mod wire;
 
-pub use api::{ConsentGate, GateConfig, OpenOptions};
+pub use api::{copy_data_dir, ledger_at, verify_ledger_at, ConsentGate, GateConfig, OpenOptions};
 pub use clock::{time_changed, Clock, ManualClock, SystemClock};
 pub use consent::{
     ConsentListener, ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision,
@@ -64,7 +66,7 @@ pub use ledger::{LedgerCheck, LedgerEntry};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{Policy, PolicyIssue, PurposeKind};
 pub use queue::QueueStats;
-pub use store::{DB_FILE, LOCK_FILE};
+pub use store::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
 pub use ticket::{DeletionStatus, DeletionTicket};
 pub use upload::{FlushReport, Uploader};
 pub use wire::{HttpHeader, UploadRequest, UploadResult, UploadTask, SDK_VERSION};

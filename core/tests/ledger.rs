@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use consentgate::{ledger, ConsentSource, ConsentStatus, DB_FILE};
+use consentgate::{ConsentSource, ConsentStatus, DB_FILE};
 
 #[test]
 fn g5_every_change_appends_a_chained_entry_with_its_context() {
@@ -58,11 +58,11 @@ fn g5_editing_a_ledger_row_with_sql_is_named_by_verify() {
         .unwrap();
     drop(conn);
     // Inspected without a gate: the store is read, not changed.
-    let check = ledger::verify_ledger_at(dir.path()).unwrap();
+    let check = consentgate::verify_ledger_at(dir.path()).unwrap();
     assert!(!check.intact);
     assert_eq!(check.first_bad_seq, Some(5));
     assert!(check.problem.unwrap().contains("entry 5"));
-    assert_eq!(ledger::ledger_at(dir.path()).unwrap().len(), 6);
+    assert_eq!(consentgate::ledger_at(dir.path()).unwrap().len(), 6);
     // A gate does not run on it: set aside, fail-closed, and says why.
     let gate = open(dir.path(), &example_kz(), &c);
     let state = gate.consent_state();
@@ -87,7 +87,7 @@ fn g5_deleting_a_ledger_row_is_named_by_verify() {
     conn.execute("DELETE FROM ledger WHERE seq = 2", [])
         .unwrap();
     drop(conn);
-    let check = ledger::verify_ledger_at(dir.path()).unwrap();
+    let check = consentgate::verify_ledger_at(dir.path()).unwrap();
     assert_eq!(check.first_bad_seq, Some(3), "{check:?}");
     let gate = open(dir.path(), &example_kz(), &c);
     let r = gate.consent_state().store_recovery.expect("recovered");
@@ -110,7 +110,17 @@ fn g5_a_stored_decision_the_ledger_does_not_back_is_not_trusted() {
     )
     .unwrap();
     drop(conn);
-    assert!(ledger::verify_ledger_at(dir.path()).unwrap().intact);
+    // Inspection reaches open's verdict, and leaves the store where it is.
+    let check = consentgate::verify_ledger_at(dir.path()).unwrap();
+    assert!(!check.intact, "{check:?}");
+    assert!(
+        check.problem.as_deref().unwrap_or("").contains("analytics"),
+        "{check:?}"
+    );
+    assert!(
+        dir.path().join(DB_FILE).exists(),
+        "inspection set the store aside"
+    );
     let gate = open(dir.path(), &example_kz(), &c);
     assert!(!gate.allows_str("usage_events"));
     let r = gate.consent_state().store_recovery.expect("recovered");
@@ -120,7 +130,7 @@ fn g5_a_stored_decision_the_ledger_does_not_back_is_not_trusted() {
 #[test]
 fn g5_inspecting_a_directory_without_a_store_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let e = ledger::verify_ledger_at(dir.path()).unwrap_err();
+    let e = consentgate::verify_ledger_at(dir.path()).unwrap_err();
     assert!(
         e.to_string().contains("holds no consentgate database"),
         "{e}"

@@ -118,7 +118,7 @@ pub fn collector_events(db: &Path) -> (i64, i64) {
         .expect("count");
     let dup: i64 = c
         .query_row(
-            "SELECT count(*) FROM (SELECT b.installation_id, e.seq FROM events e JOIN batches b USING (batch_id) \
+            "SELECT count(*) FROM (SELECT b.installation_id, e.seq FROM events e JOIN batches b USING (batch_key) \
              GROUP BY 1, 2 HAVING count(*) > 1)",
             [],
             |r| r.get(0),

@@ -133,3 +133,58 @@ fn concurrency() {
     );
     assert_eq!(v, 0);
 }
+
+/// G3 for host-buffered events (Kotlin's `recordEvent` path): an event
+/// captured under a consent version older than a withdrawal must be dropped
+/// even when consent was granted again before it reached the core. Here the
+/// capture is held exactly where the race was — after `record_captured` has
+/// validated its events, before it takes the buffer lock — while the user
+/// withdraws and grants again; reading the last withdrawal's version before
+/// that point (as the first release did) lets the stale event in.
+#[test]
+fn g3_an_event_captured_before_a_withdrawal_never_lands_after_a_regrant() {
+    use std::sync::mpsc;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open_gate(
+        dir.path(),
+        &policy_for("http://127.0.0.1:9"),
+        "KZ",
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let v1 = decide(&gate, "analytics", true).unwrap().version;
+    let (paused_tx, paused_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let capture = {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            consentgate::test_hooks::before_capture_lock(Some(Box::new(move || {
+                let _ = paused_tx.send(());
+                let _ = go_rx.recv();
+            })));
+            gate.record_captured(
+                vec![consentgate::CapturedEvent {
+                    name: "tap".into(),
+                    properties_json: None,
+                    captured_at_ms: 0,
+                    consent_version: v1,
+                }],
+                0,
+                0,
+            )
+        })
+    };
+    paused_rx.recv().expect("the capture reached the lock");
+    let withdrawn = decide(&gate, "analytics", false).unwrap().version;
+    decide(&gate, "analytics", true).unwrap();
+    assert!(withdrawn > v1);
+    go_tx.send(()).unwrap();
+    let report = capture.join().unwrap().unwrap();
+    assert_eq!(
+        (report.recorded, report.dropped_no_consent),
+        (0, 1),
+        "an event captured before the withdrawal landed after the re-grant"
+    );
+    gate.persist().unwrap();
+    assert_eq!(gate.queue_stats().events, 0);
+}

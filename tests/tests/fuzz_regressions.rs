@@ -26,8 +26,7 @@
 use std::sync::Arc;
 
 use consentgate::{
-    ledger, ConsentGate, ConsentSource, GateError, ManualClock, PurposeDecision, UploadTask,
-    DB_FILE,
+    ConsentGate, ConsentSource, GateError, ManualClock, PurposeDecision, UploadTask, DB_FILE,
 };
 use consentgate_collector::{Collector, CollectorConfig};
 use consentgate_tests::{decide, open_gate, policy_for};
@@ -139,7 +138,7 @@ fn g5_g7_ledger_anchored_at_the_last_u64_is_reported_broken_not_a_panic() {
     gate.close().expect("close");
     drop(gate);
     anchor_at(tmp.path(), "18446744073709551615");
-    let check = ledger::verify_ledger_at(tmp.path()).expect("inspect");
+    let check = consentgate::verify_ledger_at(tmp.path()).expect("inspect");
     assert!(!check.intact);
     assert_eq!(check.first_bad_seq, Some(1), "{check:?}");
     let gate = open(tmp.path(), offline_policy());
@@ -154,12 +153,17 @@ fn g5_g7_ledger_head_at_the_end_of_sqlite_integers_is_set_aside_and_writes_work(
     gate.close().expect("close");
     drop(gate);
     // No entries, an anchor at i64::MAX: the chain is intact, but the next
-    // entry's seq would not fit.
+    // entry's seq would not fit. Inspection says what opening will do.
     anchor_at(tmp.path(), "9223372036854775807");
+    let check = consentgate::verify_ledger_at(tmp.path()).expect("inspect");
+    assert!(!check.intact, "{check:?}");
     assert!(
-        ledger::verify_ledger_at(tmp.path())
-            .expect("inspect")
-            .intact
+        check
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains("out of range"),
+        "{check:?}"
     );
     let gate = open(tmp.path(), offline_policy());
     let r = gate.consent_state().store_recovery.expect("set aside");

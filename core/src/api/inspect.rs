@@ -1,7 +1,11 @@
 //! The exported inspection calls: queue figures, the ledger and its
 //! verification, the data-subject export, the installation id, the consent
-//! listener. Each delegates to the engine.
+//! listener (each delegates to the engine); and, for Rust tools like the
+//! CLI, inspecting a data directory without opening a gate on it
+//! ([`ledger_at`], [`verify_ledger_at`], [`copy_data_dir`]): nothing there
+//! is written or set aside, and it works beside a gate that holds it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::ConsentGate;
@@ -45,4 +49,36 @@ impl ConsentGate {
     pub fn installation_id(&self) -> String {
         self.engine.installation_id()
     }
+}
+
+/// The retained ledger of the store in `data_dir`, read through a read-only
+/// connection: nothing is written, no policy is needed, and a store that
+/// opening would set aside stays where it is to be examined.
+///
+/// ```no_run
+/// let entries = consentgate::ledger_at(std::path::Path::new("/data/app/consentgate"))?;
+/// println!("{} entries", entries.len());
+/// # Ok::<(), consentgate::GateError>(())
+/// ```
+pub fn ledger_at(data_dir: &Path) -> Result<Vec<LedgerEntry>, GateError> {
+    Ok(crate::store::read_ledger(&crate::store::open_read_only(
+        data_dir,
+    )?)?)
+}
+
+/// The verdict opening the store in `data_dir` would reach — every check
+/// open runs (the ledger chain, decisions against the ledger, the head
+/// marker, schema and header, a probe of the writes a consent change makes)
+/// — reached on a consistent copy, so the store itself is neither upgraded
+/// nor set aside. Intact, or why not: the first bad entry is named when the
+/// chain breaks.
+pub fn verify_ledger_at(data_dir: &Path) -> Result<LedgerCheck, GateError> {
+    Ok(crate::store::verdict(data_dir)?)
+}
+
+/// Copies the store in `from` into the directory `to` as one consistent
+/// moment, even while a gate writes to it: for read-only tools that open a
+/// gate on the copy (the CLI's `status` and `export`) instead of the store.
+pub fn copy_data_dir(from: &Path, to: &Path) -> Result<(), GateError> {
+    Ok(crate::store::copy_data_dir(from, to)?)
 }

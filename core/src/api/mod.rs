@@ -21,6 +21,7 @@ use crate::error::GateError;
 use crate::policy::Policy;
 
 pub use crate::engine::OpenOptions;
+pub use inspect::{copy_data_dir, ledger_at, verify_ledger_at};
 
 /// How an app opens the gate.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

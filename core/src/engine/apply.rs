@@ -181,8 +181,7 @@ impl Engine {
                     extra(txn)?;
                 }
                 if clears_recovery {
-                    txn.delete_meta("store_recovery_reason")?;
-                    txn.delete_meta("store_recovery_moved_to")?;
+                    txn.clear_recovery()?;
                 }
                 for (k, v) in meta {
                     match v {

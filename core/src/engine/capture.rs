@@ -72,6 +72,8 @@ impl Engine {
             }
         }
         let now = self.clock.now_ms();
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::reached_capture_lock();
         let mut buffer = lock(&self.buffer);
         // Read under the lock the withdrawal sets it under (G3): a
         // withdrawal and a re-grant landing between a read outside it and

@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 
 use super::{lock, writer, Db, Engine};
 use crate::clock::Clock;
-use crate::consent::{self, Facts, Restrictions, StoreRecovery, StoredDecision};
+use crate::consent::{self, Facts, Restrictions, StoredDecision};
 use crate::device::{AgeSignal, Collected, PlatformSignals};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
@@ -153,18 +153,9 @@ impl Engine {
         if let Some(r) = &recovery {
             // Kept in the fresh store so the next open still reports it, even
             // if this one fails below.
-            store.write(true, |txn| {
-                txn.set_meta("store_recovery_reason", &r.reason)?;
-                txn.set_meta("store_recovery_moved_to", &r.moved_to)
-            })?;
+            store.write(true, |txn| txn.set_recovery(r))?;
         }
-        let recovery = match (
-            store.meta("store_recovery_reason")?,
-            store.meta("store_recovery_moved_to")?,
-        ) {
-            (Some(reason), Some(moved_to)) => Some(StoreRecovery { reason, moved_to }),
-            _ => None,
-        };
+        let recovery = store.recovery()?;
         let policy = match given {
             Some(p) => p,
             None => match store.meta("policy_json")? {

@@ -2,7 +2,8 @@
 //! change is written is set aside, and the gate goes on with a fresh,
 //! fail-closed one, as open would have: every purpose unset, the queue empty,
 //! a new installation id, `store_recovery` reported — carrying over what the
-//! user must never lose: pending deletion tickets and the age signal.
+//! user must never lose: the deletion tickets (salvaged by the store, see
+//! `store::keep`) and the age signal.
 
 use super::open::Installed;
 use super::{lock, Db, Engine};
@@ -17,24 +18,20 @@ impl Engine {
     /// still be read) and the age signal.
     pub(super) fn recover_store(&self, db: &mut Db, damage: &Error) -> Result<()> {
         let now = self.clock.now_ms();
-        let tickets = db.store.deletions().unwrap_or_default();
-        let (loaded, moved_to) = db.store.set_aside_and_reopen(now)?;
+        let (loaded, moved_to, tickets_unreadable) = db.store.set_aside_and_reopen(now)?;
         let recovery = StoreRecovery {
             reason: format!("the database was found damaged while writing ({damage})"),
             moved_to: moved_to.display().to_string(),
+            deletion_requests_unreadable: tickets_unreadable,
         };
         log::warn!("consentgate: store damaged while writing; moved aside, continuing fail-closed");
         db.store.write(true, |txn| {
-            txn.set_meta("store_recovery_reason", &recovery.reason)?;
-            txn.set_meta("store_recovery_moved_to", &recovery.moved_to)?;
+            txn.set_recovery(&recovery)?;
+            // The age as this process knows it is the newest.
             if let Some(age) = db.age.age_years {
                 txn.set_meta("age_years", &age.to_string())?;
             }
-            txn.set_meta("parental_consent", &db.age.parental_consent.to_string())?;
-            for t in &tickets {
-                txn.put_deletion(t)?;
-            }
-            Ok(())
+            txn.set_meta("parental_consent", &db.age.parental_consent.to_string())
         })?;
         let installed = Installed::record(&mut db.store, loaded, &self.policy, &self.region)?;
         db.decisions = installed.decisions;

@@ -1,6 +1,7 @@
-//! SQL of the `deletions` table: deletion tickets, never evicted.
+//! SQL of the `deletions` table: deletion tickets, never evicted, and the
+//! salvage of tickets from a file that is being set aside.
 
-use rusqlite::{params, Row};
+use rusqlite::{params, Connection, Row};
 
 use super::{Store, Txn};
 use crate::error::Result;
@@ -90,9 +91,52 @@ impl Store {
     }
 }
 
+/// The deletion tickets of a store that is being set aside, read as far as
+/// they can be: a row that cannot be read is skipped, an unknown status
+/// reads as pending (a deletion sent twice is harmless; one lost is not),
+/// and retry bookkeeping starts over. `None` when the table itself cannot
+/// be read at all (the store had deletion tickets or not: nobody can say).
+pub(crate) fn salvage_tickets(conn: &Connection) -> Option<Vec<Ticket>> {
+    let has_table: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'deletions'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .ok()?
+        > 0;
+    if !has_table {
+        // A schema from before deletion requests existed, or one whose
+        // catalogue says so: nothing to carry over.
+        return Some(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM deletions ORDER BY created_ms"
+        ))
+        .ok()?;
+    let mut rows = stmt.query([]).ok()?;
+    let mut out = Vec::new();
+    loop {
+        match rows.next() {
+            Ok(Some(r)) => {
+                if let Ok((mut t, _)) = ticket_row(r) {
+                    t.attempts = 0;
+                    out.push(t);
+                }
+            }
+            Ok(None) => return Some(out),
+            // The rest of the table cannot be read: keep what was.
+            Err(_) if !out.is_empty() => return Some(out),
+            Err(_) => return None,
+        }
+    }
+}
+
 impl Txn<'_> {
-    /// Inserts or replaces a deletion request.
+    /// Inserts or replaces a deletion request (the keep file follows).
     pub fn put_deletion(&mut self, d: &Ticket) -> Result<()> {
+        self.keep_dirty = true;
         let (status, failed_status) = d.status.columns();
         let (receipt_id, receipt_status) = d.receipt.clone().unzip();
         self.tx

@@ -16,9 +16,11 @@
 //! unqualified `DELETE`, which SQLite executes by dropping the table's pages
 //! rather than row by row, so the purge (G3) stays cheap however long the queue.
 
+mod copy;
 mod decisions;
 mod deletions;
 pub(crate) mod integrity;
+mod keep;
 mod ledger;
 mod lock;
 mod open;
@@ -37,14 +39,17 @@ use rusqlite::{
 use crate::consent::{StoreRecovery, StoredDecision};
 use crate::error::{Error, Result};
 use integrity::Head;
+use keep::Carried;
 use open::set_aside;
 
+pub(crate) use copy::{copy_data_dir, verdict};
 pub(crate) use ledger::{read_ledger, verify_ledger};
 pub(crate) use lock::DirLock;
 pub use lock::LOCK_FILE;
 pub(crate) use open::open_read_only;
 pub(crate) use outbox::BatchRow;
 pub(crate) use queue::{Partition, PartitionCounts, QueuedRecord};
+pub use schema::SCHEMA_VERSION;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "consentgate.db";
@@ -80,6 +85,8 @@ pub(crate) struct Txn<'a> {
     pub(super) tx: Transaction<'a>,
     pub(super) head: (u64, String),
     pub(super) partitions: &'a mut Vec<Partition>,
+    /// Set by writes the keep file mirrors (tickets, the age signal).
+    pub(super) keep_dirty: bool,
 }
 
 impl From<rusqlite::Error> for OpenFailure {
@@ -138,29 +145,70 @@ impl Store {
                 log::warn!(
                     "consentgate: store unusable ({reason}); moved aside, starting fail-closed"
                 );
-                let (s, loaded, moved_to) = Store::fresh_after_setting_aside(&path, now_ms)?;
-                let moved_to = moved_to.display().to_string();
-                Ok((s, loaded, Some(StoreRecovery { reason, moved_to })))
+                let (s, loaded, moved_to, carried) =
+                    Store::fresh_after_setting_aside(&path, now_ms)?;
+                Ok((
+                    s,
+                    loaded,
+                    Some(StoreRecovery {
+                        reason,
+                        moved_to: moved_to.display().to_string(),
+                        deletion_requests_unreadable: carried.tickets_unreadable,
+                    }),
+                ))
             }
         }
     }
 
     /// Moves the unusable file at `path` aside and opens a fresh store in
-    /// its place; returns it, what it read, and where the file went.
-    fn fresh_after_setting_aside(path: &Path, now_ms: i64) -> Result<(Store, Loaded, PathBuf)> {
+    /// its place, carrying over the deletion tickets and the age signal it
+    /// could salvage (see `keep`); returns it, what it read, where the file
+    /// went and what was carried.
+    fn fresh_after_setting_aside(
+        path: &Path,
+        now_ms: i64,
+    ) -> Result<(Store, Loaded, PathBuf, Carried)> {
+        let carried = keep::salvage(path);
         let moved_to = set_aside(path, now_ms)?;
-        match Store::try_open(path) {
-            Ok((s, loaded)) => Ok((s, loaded, moved_to)),
-            Err(OpenFailure::Fatal(e)) => Err(e),
+        let (mut fresh, loaded) = match Store::try_open(path) {
+            Ok(opened) => opened,
+            Err(OpenFailure::Fatal(e)) => return Err(e),
             Err(OpenFailure::Unusable(r)) => {
-                Err(Error::Invalid(format!("fresh store unusable: {r}")))
+                return Err(Error::Invalid(format!("fresh store unusable: {r}")))
             }
+        };
+        fresh.carry_over(&carried)?;
+        if !carried.tickets.is_empty() {
+            log::warn!(
+                "consentgate: {} deletion request(s) carried over to the fresh store",
+                carried.tickets.len()
+            );
         }
+        Ok((fresh, loaded, moved_to, carried))
     }
 
     /// The partitions that exist.
     pub fn partitions(&self) -> &[Partition] {
         &self.partitions
+    }
+
+    /// The recovery notice kept until the user decides again, if any.
+    pub fn recovery(&self) -> Result<Option<StoreRecovery>> {
+        Ok(
+            match (
+                self.meta("store_recovery_reason")?,
+                self.meta("store_recovery_moved_to")?,
+            ) {
+                (Some(reason), Some(moved_to)) => Some(StoreRecovery {
+                    reason,
+                    moved_to,
+                    deletion_requests_unreadable: self
+                        .meta("store_recovery_deletions_unreadable")?
+                        .is_some_and(|v| v == "true"),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// Reads a meta value.
@@ -205,24 +253,28 @@ impl Store {
                 tx,
                 head: self.ledger_head.clone(),
                 partitions: &mut self.partitions,
+                keep_dirty: false,
             };
             let out = f(&mut txn)?;
-            let head = txn.head.clone();
+            let (head, keep_dirty) = (txn.head.clone(), txn.keep_dirty);
             txn.tx.commit()?;
-            Ok((out, head))
+            Ok((out, head, keep_dirty))
         })();
         if durable {
             // Back to the group-commit setting; failing to switch only costs speed.
             let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
         }
         match result {
-            Ok((out, head)) => {
+            Ok((out, head, keep_dirty)) => {
                 let moved = head != self.ledger_head;
                 self.ledger_head = head;
                 if moved {
                     // Only now: the commit is on disk (consent writes are
                     // durable), so the marker never runs ahead of it.
                     self.write_head();
+                }
+                if keep_dirty {
+                    self.write_keep();
                 }
                 Ok(out)
             }
@@ -248,6 +300,16 @@ impl Store {
     }
 }
 
+/// The `meta` keys of the recovery notice.
+const RECOVERY_META: [&str; 3] = [
+    "store_recovery_reason",
+    "store_recovery_moved_to",
+    "store_recovery_deletions_unreadable",
+];
+
+/// The `meta` keys the keep file mirrors.
+const KEPT_META: [&str; 2] = ["age_years", "parental_consent"];
+
 impl Txn<'_> {
     /// The partitions that exist, including any created in this transaction.
     pub fn partitions(&self) -> Vec<Partition> {
@@ -256,14 +318,34 @@ impl Txn<'_> {
 
     /// Sets a meta value.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.keep_dirty |= KEPT_META.contains(&key);
         self.tx
             .prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
             .execute(params![key, value])?;
         Ok(())
     }
 
+    /// Stores the recovery notice (reported until cleared).
+    pub fn set_recovery(&mut self, r: &StoreRecovery) -> Result<()> {
+        self.set_meta(RECOVERY_META[0], &r.reason)?;
+        self.set_meta(RECOVERY_META[1], &r.moved_to)?;
+        if r.deletion_requests_unreadable {
+            self.set_meta(RECOVERY_META[2], "true")?;
+        }
+        Ok(())
+    }
+
+    /// Clears the recovery notice (the user has decided again).
+    pub fn clear_recovery(&mut self) -> Result<()> {
+        for k in RECOVERY_META {
+            self.delete_meta(k)?;
+        }
+        Ok(())
+    }
+
     /// Removes a meta value.
     pub fn delete_meta(&mut self, key: &str) -> Result<()> {
+        self.keep_dirty |= KEPT_META.contains(&key);
         self.tx
             .prepare_cached("DELETE FROM meta WHERE key = ?1")?
             .execute([key])?;

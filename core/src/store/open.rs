@@ -11,7 +11,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::integrity::{self, Head, LedgerScan, HEAD_SUFFIX};
 use super::ledger::each_ledger_entry;
-use super::schema::{check_schema, upgrade_from, SCHEMA_VERSION};
+use super::schema::{check_schema, upgrade_from, MARKER_REQUIRED_FROM, SCHEMA_VERSION};
 use super::{Loaded, OpenFailure, Partition, Store, DB_FILE};
 use crate::error::{Error, Result};
 use crate::ledger::Anchor;
@@ -166,30 +166,68 @@ impl Store {
                 return Err(OpenFailure::Unusable(problem));
             }
         }
+        let marker_missing = !integrity::head_path(path).exists();
+        if (1..MARKER_REQUIRED_FROM).contains(&version) && marker_missing {
+            // A store from before the marker existed: the marker is written
+            // now, naming the ledger as it is, before the upgrade makes it
+            // required (so a failed write leaves the file as it was).
+            let head = current_head(&conn)?;
+            integrity::write_head(path, &head).map_err(|e| {
+                OpenFailure::Fatal(Error::Io(std::io::Error::other(format!(
+                    "the ledger head marker could not be written before upgrading the store, which was left as it was: {e}"
+                ))))
+            })?;
+        }
+        for v in version..SCHEMA_VERSION {
+            upgrade_from(&conn, v).map_err(|e| {
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                ) {
+                    // Damage the upgrade ran into: set aside, like any other.
+                    return OpenFailure::from(e);
+                }
+                // The environment, or a file this step cannot upgrade: the
+                // step's transaction rolled back; say so and stop.
+                OpenFailure::Fatal(Error::Io(std::io::Error::other(format!(
+                    "upgrading the store from schema version {v} to {} failed, and the file was left as it was: {e}",
+                    v + 1
+                ))))
+            })?;
+        }
+        if objects == 0 {
+            // A fresh store has its marker from the start: a store of this
+            // version without one was put back from elsewhere.
+            let genesis = Head {
+                seq: 0,
+                hash: crate::ledger::GENESIS_HASH.to_string(),
+            };
+            integrity::write_head(path, &genesis).map_err(|e| OpenFailure::Fatal(e.into()))?;
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("consentgate: journal_mode is {mode}, not wal");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        // The tables an upgrade adds are made from TABLES: no check needed.
-        for v in version..SCHEMA_VERSION {
-            upgrade_from(&conn, v)?;
-        }
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
             ledger_head: (0, String::new()),
             partitions: Vec::new(),
         };
-        let loaded = store.load_caches()?;
+        let marker_required = version >= MARKER_REQUIRED_FROM;
+        let loaded = store.load_caches(marker_required)?;
         Ok((store, loaded))
     }
 
     /// Reads what is cached in memory, touching every table so a damaged
     /// page is found now, at open, rather than later; returns what the gate
     /// needs of it.
-    pub(super) fn load_caches(&mut self) -> std::result::Result<Loaded, OpenFailure> {
+    pub(super) fn load_caches(
+        &mut self,
+        marker_required: bool,
+    ) -> std::result::Result<Loaded, OpenFailure> {
         let anchor = self.ledger_anchor()?;
         self.ledger_head = self
             .conn
@@ -308,10 +346,17 @@ impl Store {
         };
         scan.finish(&decisions, &head, &anchor)
             .map_err(OpenFailure::Unusable)?;
+        if marker_required && head.seq > 0 && !integrity::head_path(&self.path).exists() {
+            return Err(OpenFailure::Unusable(format!(
+                "the ledger head marker beside the database is missing, though the ledger records {} entries: an old copy or a backup of the file was put back",
+                head.seq
+            )));
+        }
         self.probe_writes()?;
-        if head.seq > 0 && marker.as_ref() != Some(&head) {
+        if marker.as_ref() != Some(&head) {
             self.write_head();
         }
+        self.write_keep();
         Ok(Loaded {
             decisions,
             first_seen: self.first_seen()?,
@@ -361,7 +406,7 @@ impl Store {
     /// what the fresh store read and where the damaged file went. If it
     /// cannot be moved, the damaged store is opened again and the error
     /// returned.
-    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<(Loaded, PathBuf)> {
+    pub fn set_aside_and_reopen(&mut self, now_ms: i64) -> Result<(Loaded, PathBuf, bool)> {
         let placeholder = Connection::open_in_memory()?;
         let damaged = std::mem::replace(&mut self.conn, placeholder);
         // Closed before the move, so SQLite does not clean up files by a name
@@ -370,9 +415,9 @@ impl Store {
             log::warn!("consentgate: damaged store did not close cleanly: {e}");
         }
         match Store::fresh_after_setting_aside(&self.path, now_ms) {
-            Ok((fresh, loaded, moved_to)) => {
+            Ok((fresh, loaded, moved_to, carried)) => {
                 *self = fresh;
-                Ok((loaded, moved_to))
+                Ok((loaded, moved_to, carried.tickets_unreadable))
             }
             Err(e) => {
                 if self.path.exists() {
@@ -382,4 +427,26 @@ impl Store {
             }
         }
     }
+}
+
+/// The last ledger entry (or the anchor it was pruned behind, or genesis).
+fn current_head(conn: &Connection) -> Result<Head> {
+    let anchor = super::ledger::ledger_anchor(conn)?;
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(match last {
+        Some((seq, hash)) => Head {
+            seq: seq as u64,
+            hash,
+        },
+        None => Head {
+            seq: anchor.seq,
+            hash: anchor.hash,
+        },
+    })
 }

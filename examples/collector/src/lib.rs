@@ -1,5 +1,6 @@
 //! The reference collector of consentgate (SPEC §7): the backend side of the wire protocol
-//! (SPEC §5) over SQLite, small enough to run inside a test.
+//! (SPEC §5), strict to its own `openapi.json`, over SQLite (one node) or PostgreSQL (any
+//! number of nodes sharing one database), small enough to run inside a test.
 //!
 //! ```no_run
 //! use consentgate_collector::{Collector, CollectorConfig};
@@ -8,43 +9,111 @@
 //! // Point the SDK's endpoint at `collector.url()`, upload, then look at the other side:
 //! let stats = collector.stats();
 //! assert_eq!(stats.duplicates, 0);
-//! let info = collector.installation("8d0c…");
+//! let info = collector.installation("8d0c2d4e-6f1a-4b7c-9e3d-2a1b0c9d8e7f");
 //! assert!(!info.deleted);
 //! collector.shutdown();
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! This file owns the public surface ([`Collector`], [`CollectorConfig`], [`Stats`],
-//! [`InstallationInfo`]); the rest is split by concern: `http` (framing), `server` (threads
-//! and connections), `api` (endpoints), `wire` (body checks), `store` (SQLite), `faults`
-//! (`--fail-rate`).
+//! This file owns the public surface ([`Collector`], [`CollectorConfig`], [`Database`],
+//! [`Stats`], [`InstallationInfo`]) and the tokio runtime a collector runs on; the rest is
+//! split by concern: `server` (connections, hyper, shutdown), `framing` (what hyper lets
+//! through that RFC 9112 refuses, write deadlines), `api` (routes, headers, limits), `wire`
+//! (body checks), `store` (the storage interface and its SQLite and PostgreSQL engines),
+//! `faults` (`--fail-rate`).
 
 #![deny(missing_docs)]
 
 mod api;
 mod faults;
-mod http;
+mod framing;
 mod server;
 mod store;
 mod wire;
 
+use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Worker threads serving requests, so tests can hit the collector concurrently.
-const WORKERS: usize = 4;
+/// Where a collector keeps its data.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file, created if missing; `":memory:"` keeps everything in memory. One
+    /// collector process per file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user:password@host:5432/db`, or
+    /// `postgres://user@/db?host=/run/postgresql` for a Unix socket). Any number of
+    /// collector processes may share the database.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads a `--db` value: `postgres://…` or `postgresql://…` is PostgreSQL, `sqlite:FILE`
+    /// or any other text an SQLite file.
+    pub fn parse(value: &str) -> Database {
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Database::Postgres(value.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(
+                value.strip_prefix("sqlite:").unwrap_or(value),
+            ))
+        }
+    }
+}
+
+impl FromStr for Database {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Database, Self::Err> {
+        Ok(Database::parse(value))
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Database {
+        Database::Sqlite(path)
+    }
+}
+
+/// A URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = &rest[..at];
+            let user = user.split_once(':').map_or(user, |(name, _)| name);
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
+}
 
 /// How to run a [`Collector`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectorConfig {
     /// Address to listen on; port 0 picks a free port (read it back with [`Collector::addr`]).
     pub listen: SocketAddr,
-    /// SQLite database file, created if missing; `":memory:"` keeps everything in memory.
-    pub db_path: PathBuf,
+    /// Where the data is kept.
+    pub db: Database,
     /// Probability in `0.0..=1.0` that a POST fails on purpose (500, 429 or a dropped
     /// connection before handling; 500 or a drop after commit with probability
     /// `fail_rate / 3`). GET requests never fail.
@@ -55,11 +124,16 @@ pub struct CollectorConfig {
 }
 
 impl CollectorConfig {
-    /// Listens on `127.0.0.1:0`, stores in `db_path`, injects no faults.
+    /// Listens on `127.0.0.1:0`, stores in the SQLite file `db_path`, injects no faults.
     pub fn new(db_path: impl Into<PathBuf>) -> CollectorConfig {
+        CollectorConfig::with_database(Database::Sqlite(db_path.into()))
+    }
+
+    /// Listens on `127.0.0.1:0`, stores in `db`, injects no faults.
+    pub fn with_database(db: Database) -> CollectorConfig {
         CollectorConfig {
             listen: (Ipv4Addr::LOCALHOST, 0).into(),
-            db_path: db_path.into(),
+            db,
             fail_rate: 0.0,
             seed: 0,
         }
@@ -70,7 +144,8 @@ impl CollectorConfig {
 ///
 /// `batches`, `events`, `installations` and `erased_installations` count what is stored
 /// now (erasure removes batches and events); `duplicates` and `deletions` are kept in the
-/// database; the `injected_*` counters are for this process only.
+/// database — all of these are the same whichever node of a PostgreSQL collector is asked;
+/// the `injected_*` counters are for this process only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Batches stored.
@@ -112,22 +187,46 @@ pub struct InstallationInfo {
     pub erasures: u64,
 }
 
-/// A running collector. Stops on [`Collector::shutdown`] or when dropped.
+/// A running collector. Stops gracefully on [`Collector::shutdown`] or when dropped.
 #[derive(Debug)]
 pub struct Collector {
     app: Arc<api::App>,
     server: server::Server,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
-fn storage_error(e: rusqlite::Error) -> io::Error {
-    io::Error::other(format!("collector database: {e}"))
+/// Runs `future` to completion on `runtime`, also from a thread that is itself inside a tokio
+/// runtime (where `block_on` would panic): there, on a helper thread.
+fn block_on<F>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime.block_on(future);
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| runtime.block_on(future))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Threads serving requests: one per core, at least two so that one slow request (a large
+/// deletion) never holds every thread.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, std::num::NonZeroUsize::get)
+        .max(2)
 }
 
 impl Collector {
-    /// Opens the database, binds the address and starts serving on a small thread pool.
+    /// Opens (and migrates) the database, binds the address and starts serving.
     ///
     /// Fails on a `fail_rate` outside `0.0..=1.0`, an unusable database (or one written by a
-    /// newer collector) or an address that cannot be bound.
+    /// newer collector), a PostgreSQL server that cannot be reached, or an address that
+    /// cannot be bound.
     pub fn start(config: CollectorConfig) -> io::Result<Collector> {
         if !(0.0..=1.0).contains(&config.fail_rate) {
             return Err(io::Error::new(
@@ -135,12 +234,36 @@ impl Collector {
                 format!("fail rate {} is not within 0..=1", config.fail_rate),
             ));
         }
-        let app = Arc::new(api::App {
-            store: store::Store::open(&config.db_path)?,
-            faults: faults::Faults::new(config.fail_rate, config.seed),
-        });
-        let server = server::Server::start(config.listen, Arc::clone(&app), WORKERS)?;
-        Ok(Collector { app, server })
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads())
+            .thread_name("collector")
+            .enable_all()
+            .build()?;
+        let (app, server) = block_on(&runtime, async {
+            let store = store::open(&config.db).await?;
+            let app = Arc::new(api::App::new(
+                store,
+                faults::Faults::new(config.fail_rate, config.seed),
+            ));
+            let bound = tokio::net::TcpListener::bind(config.listen).await;
+            let listener = match bound {
+                Ok(listener) => listener,
+                Err(e) => {
+                    app.store.close().await;
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot listen on {}: {e}", config.listen),
+                    ));
+                }
+            };
+            let server = server::Server::spawn(listener, api::router(Arc::clone(&app)))?;
+            Ok::<_, io::Error>((app, server))
+        })?;
+        Ok(Collector {
+            app,
+            server,
+            runtime: Some(runtime),
+        })
     }
 
     /// The bound address (with the real port when `listen` asked for port 0).
@@ -152,6 +275,18 @@ impl Collector {
     /// (an unspecified listen address is given as loopback).
     pub fn url(&self) -> String {
         format!("http://{}", server::reachable(self.addr()))
+    }
+
+    fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the collector");
+        block_on(runtime, future)
     }
 
     /// Current totals.
@@ -166,7 +301,7 @@ impl Collector {
 
     /// Current totals, or the storage error.
     pub fn try_stats(&self) -> io::Result<Stats> {
-        self.app.stats().map_err(storage_error)
+        self.run(self.app.stats()).map_err(io::Error::from)
     }
 
     /// What is stored for installation `id`.
@@ -181,11 +316,112 @@ impl Collector {
 
     /// What is stored for installation `id`, or the storage error.
     pub fn try_installation(&self, id: &str) -> io::Result<InstallationInfo> {
-        self.app.store.installation(id).map_err(storage_error)
+        self.run(self.app.store.installation(id.to_owned()))
+            .map_err(io::Error::from)
     }
 
-    /// Stops accepting connections, answers those already accepted and joins the threads.
+    /// Serves until the process receives SIGTERM or SIGINT (Ctrl-C), then shuts down
+    /// gracefully (see [`Collector::shutdown`]). `ready` runs once the signal handlers are in
+    /// place, so a script that waits for what it prints may signal at once.
+    pub fn serve_until_signal(self, ready: impl FnOnce(&Collector)) -> io::Result<()> {
+        let signals = self.run(async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                Ok::<_, io::Error>((
+                    signal(SignalKind::terminate())?,
+                    signal(SignalKind::interrupt())?,
+                ))
+            }
+            #[cfg(not(unix))]
+            {
+                Ok::<_, io::Error>(())
+            }
+        })?;
+        ready(&self);
+        #[cfg(unix)]
+        {
+            let (mut terminate, mut interrupt) = signals;
+            let which = self.run(async {
+                tokio::select! {
+                    _ = terminate.recv() => "SIGTERM",
+                    _ = interrupt.recv() => "SIGINT",
+                }
+            });
+            log::warn!("{which}: shutting down");
+        }
+        #[cfg(not(unix))]
+        {
+            let () = signals;
+            self.run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    /// Stops accepting connections, lets requests in progress finish (each within the request
+    /// deadlines; the wait is bounded), closes idle keep-alive connections, then waits until
+    /// everything answered is in the database and releases it.
     pub fn shutdown(mut self) {
-        self.server.stop();
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let Some(runtime) = self.runtime.take() else {
+            return;
+        };
+        let app = Arc::clone(&self.app);
+        let server = &mut self.server;
+        block_on(&runtime, async move {
+            server.stop().await;
+            app.store.close().await;
+        });
+        runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_values_name_their_engine() {
+        assert_eq!(
+            Database::parse("collector.sqlite"),
+            Database::Sqlite("collector.sqlite".into())
+        );
+        assert_eq!(
+            Database::parse("sqlite:/tmp/c.db"),
+            Database::Sqlite("/tmp/c.db".into())
+        );
+        assert_eq!(
+            Database::parse("postgres://u@h/db"),
+            Database::Postgres("postgres://u@h/db".into())
+        );
+        assert!(matches!(
+            Database::parse("postgresql://h/db"),
+            Database::Postgres(_)
+        ));
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let db = Database::parse("postgres://app:s3cret@db.example:5432/collector?sslmode=x");
+        let shown = format!("{db:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("app:***@db.example:5432/collector"),
+            "{shown}"
+        );
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u:***@h/db");
     }
 }

@@ -1,25 +1,27 @@
-//! `consentgate-collector`: runs the reference collector until the process is killed.
-//! Owns only the command line and a stderr logger; everything else is the library.
+//! `consentgate-collector`: runs the reference collector until SIGTERM or SIGINT, then shuts
+//! down gracefully. Owns only the command line and a stderr logger; everything else is the
+//! library.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use consentgate_collector::{Collector, CollectorConfig};
+use consentgate_collector::{Collector, CollectorConfig, Database};
 
-/// Reference collector for the consentgate wire protocol (SPEC §5): stores batches in SQLite,
-/// deduplicates them by batch_id and erases installations on deletion requests.
+/// Reference collector for the consentgate wire protocol (SPEC §5): stores batches in SQLite or
+/// PostgreSQL, deduplicates them by batch_id and erases installations on deletion requests.
+/// Several collectors given the same PostgreSQL database act as one.
 #[derive(Debug, Parser)]
 #[command(name = "consentgate-collector", version)]
 struct Args {
     /// Address to listen on (port 0 picks a free port; the real one is printed).
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// SQLite database file, created if missing.
-    #[arg(long, value_name = "FILE")]
-    db: PathBuf,
+    /// Where to store: an SQLite file (FILE or sqlite:FILE, created if missing) or a
+    /// PostgreSQL URL (postgres://user:password@host:port/database; migrated at start).
+    #[arg(long, value_name = "FILE|URL")]
+    db: Database,
     /// Probability (0 to 1) that a POST fails on purpose: 500, 429 or a dropped connection.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     fail_rate: f64,
@@ -32,11 +34,14 @@ struct Args {
 }
 
 /// Writes log records to stderr; no payload or identifier is ever logged by the collector.
+/// Libraries are heard only from warnings up: the PostgreSQL driver logs statement
+/// parameters (ids) at debug level.
 struct StderrLogger;
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        let ours = metadata.target().starts_with("consentgate_collector");
+        metadata.level() <= log::max_level() && (ours || metadata.level() <= log::Level::Warn)
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -61,7 +66,7 @@ fn main() -> ExitCode {
     }
     let config = CollectorConfig {
         listen: args.listen,
-        db_path: args.db,
+        db: args.db,
         fail_rate: args.fail_rate,
         seed: args.seed,
     };
@@ -72,16 +77,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    // A script waits for this line, so it must reach the pipe now.
-    if writeln!(stdout, "listening on {}", collector.url())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        eprintln!("consentgate-collector: listening on {}", collector.url());
-    }
-    drop(stdout);
-    loop {
-        std::thread::park();
+    let served = collector.serve_until_signal(|collector| {
+        let mut stdout = std::io::stdout().lock();
+        // A script waits for this line, so it must reach the pipe now.
+        if writeln!(stdout, "listening on {}", collector.url())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            eprintln!("consentgate-collector: listening on {}", collector.url());
+        }
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("consentgate-collector: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

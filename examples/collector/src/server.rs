@@ -1,39 +1,50 @@
-//! The threads of a running collector and the life of one connection.
+//! Connections of a running collector: the accept loop, hyper's HTTP/1.1 on each connection,
+//! and graceful shutdown. Routes and answers are [`crate::api`]'s.
 //!
-//! One acceptor thread hands each accepted connection to a fixed pool of worker threads over
-//! a channel; a worker reads one request, applies the fault plan (POSTs only), asks
-//! [`crate::api`] for the answer and writes it. Stopping sets a flag, wakes the acceptor with
-//! a connection to itself, closes the channel and joins everything: connections already
-//! accepted are still answered.
+//! Every connection is a tokio task, so an idle or trickling client costs a little memory and
+//! no thread: it can never keep others waiting. Its limits:
+//! - the request head must arrive within [`HEAD_DEADLINE`] (also the keep-alive idle limit,
+//!   since hyper starts that clock whenever it waits for a head), and is at most
+//!   [`MAX_HEAD_BYTES`] long (431 beyond);
+//! - its body and its answer have the deadlines of [`crate::api`]; a write making no progress
+//!   for [`crate::framing::WRITE_TIMEOUT`] ends the connection;
+//! - at most [`MAX_CONNECTIONS`] connections are served at once; more wait in the kernel's
+//!   accept queue.
+//!
+//! Stopping stops accepting, lets every connection finish the request it is in (idle ones
+//! close at once), and gives up on what is still running after [`SHUTDOWN_GRACE`].
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{self, App};
-use crate::faults::Fault;
-use crate::http::{self, ReadError, Response};
-use crate::wire::MAX_BODY_BYTES;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
-/// How long a client may take to send its request, or to take our answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest body read off the wire: a gzip body slightly larger than the decompressed limit
-/// is legitimate (incompressible data grows a little).
-const MAX_WIRE_BODY_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
+use crate::api::{self, DropConnection};
+use crate::framing::{Framing, Guarded, MAX_HEAD_BYTES};
 
-/// The acceptor and the worker pool.
-#[derive(Debug)]
-pub(crate) struct Server {
-    addr: SocketAddr,
-    stopping: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
-    workers: Vec<JoinHandle<()>>,
-}
+/// Longest a client may take to send a request head, or stay idle between requests.
+pub(crate) const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections served at once.
+pub(crate) const MAX_CONNECTIONS: usize = 16_384;
+/// Longest graceful shutdown waits for requests in progress.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 /// The address a client on this machine reaches `addr` at (unspecified → loopback).
 pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
@@ -44,54 +55,24 @@ pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// A running accept loop.
+#[derive(Debug)]
+pub(crate) struct Server {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
 impl Server {
-    /// Binds `listen` and starts the acceptor and `workers` worker threads.
-    pub fn start(listen: SocketAddr, app: Arc<App>, workers: usize) -> io::Result<Server> {
-        let listener = TcpListener::bind(listen)?;
+    /// Serves `router` on `listener` (call within the runtime).
+    pub fn spawn(listener: TcpListener, router: Router) -> io::Result<Server> {
         let addr = listener.local_addr()?;
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (sender, receiver) = mpsc::channel::<TcpStream>();
-        let receiver = Arc::new(Mutex::new(receiver));
-
-        let workers = (0..workers.max(1))
-            .map(|i| {
-                let receiver = Arc::clone(&receiver);
-                let app = Arc::clone(&app);
-                thread::Builder::new()
-                    .name(format!("collector-worker-{i}"))
-                    .spawn(move || work(&receiver, &app))
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-
-        let flag = Arc::clone(&stopping);
-        let acceptor = thread::Builder::new()
-            .name("collector-acceptor".into())
-            .spawn(move || {
-                for connection in listener.incoming() {
-                    if flag.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    match connection {
-                        Ok(stream) => {
-                            if sender.send(stream).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            // Typically out of file descriptors: back off instead of spinning.
-                            log::warn!("accept failed: {e}");
-                            thread::sleep(Duration::from_millis(10));
-                        }
-                    }
-                }
-                // Dropping the sender lets the workers drain the queue and exit.
-            })?;
-
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, router, stopped));
         Ok(Server {
             addr,
-            stopping,
-            acceptor: Some(acceptor),
-            workers,
+            stop,
+            task: Some(task),
         })
     }
 
@@ -100,112 +81,120 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting, answers what was already accepted, joins every thread. Idempotent.
-    pub fn stop(&mut self) {
-        let Some(acceptor) = self.acceptor.take() else {
-            return;
-        };
-        self.stopping.store(true, Ordering::SeqCst);
-        // The acceptor is blocked in accept(): one connection wakes it up to see the flag.
-        let _ = TcpStream::connect_timeout(&reachable(self.addr), Duration::from_secs(1));
-        if acceptor.join().is_err() {
-            log::error!("collector acceptor thread panicked");
-        }
-        for worker in self.workers.drain(..) {
-            if worker.join().is_err() {
-                log::error!("collector worker thread panicked");
+    /// Stops accepting and waits for the connections to finish (see the module doc).
+    /// Idempotent; returns at once the second time.
+    pub async fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            if task.await.is_err() {
+                log::error!("collector accept loop panicked");
             }
         }
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn work(receiver: &Mutex<Receiver<TcpStream>>, app: &App) {
+async fn accept_loop(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEAD_DEADLINE)
+        .max_header_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
     loop {
-        let next = receiver
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .recv();
-        let Ok(stream) = next else {
-            return;
+        let slot = tokio::select! {
+            biased;
+            _ = stopped.changed() => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
         };
-        // A bug in one request must not shrink the pool.
-        if panic::catch_unwind(AssertUnwindSafe(|| serve(stream, app))).is_err() {
-            log::error!("request handler panicked");
+        let stream = tokio::select! {
+            biased;
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    log::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let framing = Arc::new(Framing::default());
+        let io = TokioIo::new(Guarded::new(stream, Arc::clone(&framing)));
+        let service = ConnectionService {
+            router: router.clone(),
+            framing,
+            requests: Arc::new(AtomicU64::new(0)),
+        };
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("connection ended: {e}");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            log::warn!("shutdown: requests still running after {SHUTDOWN_GRACE:?} were abandoned");
         }
     }
 }
 
-/// Writes `response`; a client that went away is not our problem.
-fn answer(stream: &TcpStream, response: &Response) {
-    if let Err(e) = http::write_response(stream, response) {
-        log::debug!("could not write response: {e}");
+/// The error that makes hyper close a connection without answering (an injected drop).
+#[derive(Debug)]
+struct Dropped;
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped on purpose (--fail-rate)")
     }
 }
 
-/// Carries out an injected fault instead of the real answer.
-fn inject(stream: TcpStream, fault: Fault) {
-    match fault {
-        Fault::Status500 => answer(&stream, &Response::error(500, "injected fault")),
-        Fault::Status429 => answer(
-            &stream,
-            &Response::error(429, "injected fault: slow down").with_header("Retry-After", "1"),
-        ),
-        Fault::Drop => http::drop_connection(stream),
-    }
+impl StdError for Dropped {}
+
+/// One connection's service: refuses requests whose framing [`Framing`] found ambiguous,
+/// routes the others and turns [`DropConnection`] answers into dropped connections.
+#[derive(Clone)]
+struct ConnectionService {
+    router: Router,
+    framing: Arc<Framing>,
+    requests: Arc<AtomicU64>,
 }
 
-/// The life of one connection: one request, one answer (or an injected fault).
-fn serve(stream: TcpStream, app: &App) {
-    // Best effort: without timeouts a stalled client only holds its worker longer.
-    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_nodelay(true);
+impl hyper::service::Service<Request<Incoming>> for ConnectionService {
+    type Response = Response;
+    type Error = Dropped;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Dropped>> + Send>>;
 
-    let request = match http::read_request(&stream, MAX_WIRE_BODY_BYTES) {
-        Ok(request) => request,
-        Err(ReadError::Closed) => return,
-        Err(ReadError::Io(e)) => {
-            log::debug!("connection failed while reading: {e}");
-            return;
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        // hyper serves one request at a time per connection, in order: the n-th call is the
+        // n-th head the reader followed.
+        let index = self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(why) = self.framing.refusal(index) {
+            let mut response = api::error(StatusCode::BAD_REQUEST, why);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Box::pin(async move { Ok(response) });
         }
-        Err(ReadError::TimedOut) => {
-            return answer(
-                &stream,
-                &Response::error(408, "request not received in time"),
-            )
-        }
-        Err(ReadError::TooLarge) => {
-            return answer(
-                &stream,
-                &Response::error(413, format!("body exceeds {MAX_WIRE_BODY_BYTES} bytes")),
-            )
-        }
-        Err(ReadError::Malformed(problem)) => {
-            return answer(&stream, &Response::error(400, problem))
-        }
-    };
-
-    // Faults are drawn after the body is read, so a 500/429 is not lost to a TCP reset
-    // caused by unread input.
-    let is_post = request.method == "POST";
-    if is_post {
-        if let Some(fault) = app.faults.before_handling() {
-            log::info!("injecting {fault:?} before handling");
-            return inject(stream, fault);
-        }
+        let router = self.router.clone();
+        Box::pin(async move {
+            let response = match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(infallible) => match infallible {},
+            };
+            if response.extensions().get::<DropConnection>().is_some() {
+                return Err(Dropped);
+            }
+            Ok(response)
+        })
     }
-    let response = api::handle(app, &request);
-    if is_post && response.status == 200 {
-        if let Some(fault) = app.faults.after_commit() {
-            log::info!("injecting {fault:?} after commit");
-            return inject(stream, fault);
-        }
-    }
-    answer(&stream, &response);
 }

@@ -28,7 +28,8 @@ fn binary_prints_its_address_and_serves_until_killed() {
         let addr: SocketAddr = url.parse().expect("address");
         assert_ne!(addr.port(), 0);
         assert_eq!(common::get(addr, "/healthz").status, 200);
-        let reply = common::post_batch(addr, &common::batch("b-1", "inst-a", 2)).expect("answered");
+        let doc = common::batch(&common::id("b-1"), &common::id("inst-a"), 2);
+        let reply = common::post_batch(addr, &doc).expect("answered");
         assert_eq!(reply.status, 200);
         assert_eq!(common::get(addr, "/v1/stats").json()["events"], 2);
     });

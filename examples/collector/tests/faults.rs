@@ -1,11 +1,18 @@
 //! `--fail-rate`: injected 500s, 429s and dropped connections, before handling and after
-//! commit, and the exactly-once delivery that deduplication still guarantees under them.
+//! commit, and the exactly-once delivery that deduplication still guarantees under them, on
+//! SQLite and on PostgreSQL.
 
 mod common;
 
 use std::thread;
 
-use common::{batch, deletion, get, post_batch, post_deletion, start, Reply};
+use common::{batch, deletion, get, id, post_batch, post_deletion, start, Engine, Reply};
+
+on_both_engines!(
+    fail_rate_one_only_produces_500_429_and_drops_never_a_200,
+    fail_rate_half_with_retries_delivers_every_batch_exactly_once,
+    concurrent_clients_under_faults_still_deliver_exactly_once,
+);
 use serde_json::Value;
 
 /// What a client saw for one attempt.
@@ -45,15 +52,17 @@ fn deliver(send: impl Fn() -> std::io::Result<Reply>) -> Value {
     panic!("not delivered in 200 attempts");
 }
 
-#[test]
-fn fail_rate_one_only_produces_500_429_and_drops_never_a_200() {
-    let (collector, _dir) = start(1.0, 7);
+fn fail_rate_one_only_produces_500_429_and_drops_never_a_200(engine: &Engine) {
+    let (collector, _db) = start(engine, 1.0, 7);
     let addr = collector.addr();
     for i in 0..60 {
         let result = if i % 2 == 0 {
-            post_batch(addr, &batch(&format!("b-{i}"), "inst-a", 2))
+            post_batch(addr, &batch(&id(&format!("b-{i}")), &id("inst-a"), 2))
         } else {
-            post_deletion(addr, &deletion(&format!("d-{i}"), &["inst-a"], None))
+            post_deletion(
+                addr,
+                &deletion(&id(&format!("d-{i}")), &[&id("inst-a")], None),
+            )
         };
         assert_eq!(classify(result), Attempt::Retry, "attempt {i} succeeded");
     }
@@ -73,16 +82,19 @@ fn fail_rate_one_only_produces_500_429_and_drops_never_a_200() {
     }
 }
 
-#[test]
-fn fail_rate_half_with_retries_delivers_every_batch_exactly_once() {
-    let (collector, _dir) = start(0.5, 2024);
+fn fail_rate_half_with_retries_delivers_every_batch_exactly_once(engine: &Engine) {
+    let (collector, _db) = start(engine, 0.5, 2024);
     let addr = collector.addr();
     let mut sent_events = 0;
     let mut duplicates_seen = 0;
     for i in 0..40 {
         let events = i % 5 + 1;
         sent_events += events as u64;
-        let doc = batch(&format!("b-{i}"), &format!("inst-{}", i % 3), events);
+        let doc = batch(
+            &id(&format!("b-{i}")),
+            &id(&format!("inst-{}", i % 3)),
+            events,
+        );
         let answer = deliver(|| post_batch(addr, &doc));
         match answer["status"].as_str() {
             Some("accepted") => assert_eq!(answer["events"], events),
@@ -108,23 +120,26 @@ fn fail_rate_half_with_retries_delivers_every_batch_exactly_once() {
     assert!(stats.injected_500 > 0 && stats.injected_429 > 0 && stats.injected_drop > 0);
 
     // A deletion retried through faults is processed once and keeps its first receipt.
-    let doc = deletion("del-1", &["inst-0"], None);
+    let doc = deletion(&id("del-1"), &[&id("inst-0")], None);
     let first = deliver(|| post_deletion(addr, &doc));
     let second = deliver(|| post_deletion(addr, &doc));
     assert_eq!(first["receipt_id"], second["receipt_id"]);
     assert_eq!(collector.stats().deletions, 1);
-    assert_eq!(collector.installation("inst-0").events, 0);
+    assert_eq!(collector.installation(&id("inst-0")).events, 0);
 }
 
-#[test]
-fn concurrent_clients_under_faults_still_deliver_exactly_once() {
-    let (collector, _dir) = start(0.5, 99);
+fn concurrent_clients_under_faults_still_deliver_exactly_once(engine: &Engine) {
+    let (collector, _db) = start(engine, 0.5, 99);
     let addr = collector.addr();
     thread::scope(|s| {
         for client in 0..4 {
             s.spawn(move || {
                 for i in 0..10 {
-                    let doc = batch(&format!("c{client}-b{i}"), &format!("inst-{client}"), 3);
+                    let doc = batch(
+                        &id(&format!("c{client}-b{i}")),
+                        &id(&format!("inst-{client}")),
+                        3,
+                    );
                     deliver(|| post_batch(addr, &doc));
                 }
             });

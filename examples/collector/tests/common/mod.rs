@@ -1,26 +1,186 @@
-//! Test helpers shared by the integration tests: a throw-away collector and a tiny HTTP/1.1
-//! client over `std::net` that speaks the SDK's side of SPEC §5 (gzip, Idempotency-Key).
+//! Test helpers shared by the integration tests: throw-away collectors on either engine, a tiny
+//! HTTP/1.1 client over `std::net` that speaks the SDK's side of SPEC §5 (gzip, User-Agent,
+//! Idempotency-Key), and documents shaped like the SDK's.
+//!
+//! PostgreSQL tests need a server: `CONSENTGATE_TEST_PG_URL` names one
+//! (`examples/collector/ci.sh` starts a throw-away cluster and sets it). Each test gets its own
+//! schema there, dropped afterwards. Without the variable a PostgreSQL test prints one line
+//! saying so and passes without running.
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use consentgate_collector::{Collector, CollectorConfig};
+use consentgate_collector::{Collector, CollectorConfig, Database};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-/// A collector on a free port with a database in its own temp dir (kept alive with it).
-pub fn start(fail_rate: f64, seed: u64) -> (Collector, TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = CollectorConfig {
-        fail_rate,
-        seed,
-        ..CollectorConfig::new(dir.path().join("collector.sqlite"))
+/// The variable naming the PostgreSQL server of the tests.
+pub const PG_URL_VAR: &str = "CONSENTGATE_TEST_PG_URL";
+
+/// Runs each named test function (`fn name(engine: &Engine)`) once per engine, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&$crate::common::Engine::Sqlite);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(engine) = $crate::common::Engine::postgres(stringify!($name)) {
+                        super::$name(&engine);
+                    }
+                }
+            )*
+        }
     };
-    (Collector::start(config).expect("collector starts"), dir)
+}
+
+/// Which storage engine a test runs on.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// A fresh SQLite file in a temp dir.
+    Sqlite,
+    /// A fresh schema on the server of [`PG_URL_VAR`].
+    Postgres(String),
+}
+
+impl Engine {
+    /// The PostgreSQL engine, or `None` (with one line saying why) when no server is set.
+    pub fn postgres(test: &str) -> Option<Engine> {
+        match std::env::var(PG_URL_VAR) {
+            Ok(url) if !url.is_empty() => Some(Engine::Postgres(url)),
+            _ => {
+                eprintln!(
+                    "{test}: skipped on PostgreSQL: {PG_URL_VAR} is not set \
+                     (examples/collector/ci.sh starts a server and sets it)"
+                );
+                None
+            }
+        }
+    }
+
+    /// A new, empty database.
+    pub fn fresh(&self) -> Db {
+        match self {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                Db {
+                    database: Database::Sqlite(dir.path().join("collector.sqlite")),
+                    cleanup: Cleanup::Dir(dir),
+                }
+            }
+            Engine::Postgres(admin) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut client =
+                    postgres::Client::connect(admin, postgres::NoTls).expect("PostgreSQL admin");
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create schema");
+                let separator = if admin.contains('?') { '&' } else { '?' };
+                let url = format!("{admin}{separator}options=-csearch_path%3D{schema}");
+                Db {
+                    database: Database::Postgres(url),
+                    cleanup: Cleanup::Schema {
+                        admin: admin.clone(),
+                        schema,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Engine::Postgres(_))
+    }
+}
+
+enum Cleanup {
+    Dir(TempDir),
+    Schema { admin: String, schema: String },
+}
+
+/// A database for a test, removed when dropped.
+pub struct Db {
+    /// What to give the collector (any number of them).
+    pub database: Database,
+    cleanup: Cleanup,
+}
+
+impl Db {
+    /// A collector on a free port over this database.
+    pub fn collector(&self, fail_rate: f64, seed: u64) -> Collector {
+        let config = CollectorConfig {
+            fail_rate,
+            seed,
+            ..CollectorConfig::with_database(self.database.clone())
+        };
+        Collector::start(config).expect("collector starts")
+    }
+
+    /// The SQLite file, for tests that look inside it.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &self.database {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// Runs `sql` on the PostgreSQL schema of this database (panics on SQLite).
+    pub fn pg_query_i64(&self, sql: &str) -> i64 {
+        let Database::Postgres(url) = &self.database else {
+            panic!("not a PostgreSQL database");
+        };
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("PostgreSQL");
+        client.query_one(sql, &[]).expect(sql).get(0)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Cleanup::Schema { admin, schema } = &self.cleanup {
+            if let Ok(mut client) = postgres::Client::connect(admin, postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// A collector on a free port over a fresh database of `engine` (kept alive with it).
+pub fn start(engine: &Engine, fail_rate: f64, seed: u64) -> (Collector, Db) {
+    let db = engine.fresh();
+    (db.collector(fail_rate, seed), db)
+}
+
+/// A UUID made from `name`: the same name always gives the same id, so tests read as names.
+pub fn id(name: &str) -> String {
+    // FNV-1a, 128 bits.
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in name.bytes() {
+        hash ^= u128::from(b);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    let hex = format!("{hash:032x}");
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 /// One HTTP answer.
@@ -40,7 +200,13 @@ impl Reply {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON reply")
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "JSON reply expected ({e}): {} {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// The `error` message of a JSON error reply.
@@ -65,7 +231,8 @@ pub fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> io::Result<Reply> {
     parse_reply(&bytes)
 }
 
-fn parse_reply(bytes: &[u8]) -> io::Result<Reply> {
+/// Parses one answer from the start of `bytes` (its body cut at `Content-Length`).
+pub fn parse_reply(bytes: &[u8]) -> io::Result<Reply> {
     let eof = || io::Error::new(io::ErrorKind::UnexpectedEof, "no HTTP response");
     let split = bytes
         .windows(4)
@@ -127,24 +294,23 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip in memory")
 }
 
+/// The headers the SDK sends with a POST, with `Idempotency-Key: key`.
+pub fn sdk_headers(key: &str) -> [(&'static str, &str); 4] {
+    [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "gzip"),
+        ("User-Agent", "consentgate/0.1.0"),
+        ("Idempotency-Key", key),
+    ]
+}
+
 /// POSTs `doc` the way the SDK does: gzip, JSON, `Idempotency-Key: key`.
 pub fn post(addr: SocketAddr, path: &str, key: &str, doc: &Value) -> io::Result<Reply> {
     let body = gzip(doc.to_string().as_bytes());
-    request(
-        addr,
-        "POST",
-        path,
-        &[
-            ("Content-Type", "application/json"),
-            ("Content-Encoding", "gzip"),
-            ("Idempotency-Key", key),
-            ("User-Agent", "consentgate/0.1.0"),
-        ],
-        &body,
-    )
+    request(addr, "POST", path, &sdk_headers(key), &body)
 }
 
-/// A complete batch as SPEC §5 shows it, with `events` events.
+/// A complete batch as SPEC §5 shows it, with `events` events (ids are UUIDs).
 pub fn batch(batch_id: &str, installation_id: &str, events: usize) -> Value {
     json!({
         "batch_id": batch_id,
@@ -157,7 +323,7 @@ pub fn batch(batch_id: &str, installation_id: &str, events: usize) -> Value {
         "device": {"os": "Android", "model": "Pixel 8"},
         "events": (1..=events)
             .map(|seq| json!({"seq": seq, "name": "screen_view",
-                              "ts": "2025-03-01T12:00:00Z", "props": {"screen": "home"}}))
+                              "ts": "2025-03-01T12:00:00.123Z", "props": {"screen": "home"}}))
             .collect::<Vec<_>>(),
     })
 }
