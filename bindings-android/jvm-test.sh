@@ -183,6 +183,70 @@ cg_compile_all() {
     # The tests see what an app sees: the API, not the generated code.
     cg_compile test kotlin "$c/main:$CG_CP_COROUTINES:$CG_CP_JUNIT" \
         "-module-name consentgate-test" -- "$src/test/kotlin"
+    cg_compile_readme
+}
+
+# Extracts the ```kotlin blocks of the root README's "Android quick start"
+# and of bindings-android/README.md into build/jvm/readme, one file each:
+# a block that declares a class, object or interface at its top level is a
+# file as it stands; any other is wrapped in `fun ReadmeScope.snippet() { ... }`
+# (src/readme: the names an Activity has; its own `fun`s become local ones),
+# its imports hoisted. A block starting with a comment naming
+# a *.gradle.kts file is build script and skipped. Prints the number of
+# snippets written.
+cg_extract_readme() {
+    local out=$1
+    rm -rf "$out" && mkdir -p "$out"
+    awk -v out="$out" '
+        FNR == 1 { tag = (FILENAME ~ /bindings-android/) ? "android" : "root"; section = (tag == "android"); n = 0 }
+        tag == "root" && /^## / { section = ($0 == "## Android quick start") }
+        !section { next }
+        !inblock && /^[ ]*```kotlin[ ]*$/ {
+            inblock = 1; indent = index($0, "`") - 1; n++
+            file = sprintf("%s/%s_%02d.raw", out, tag, n)
+            printf "// %s line %d\n", FILENAME, FNR + 1 > file
+            next
+        }
+        inblock && /^[ ]*```[ ]*$/ { inblock = 0; close(file); next }
+        inblock {
+            line = $0
+            if (substr(line, 1, indent) ~ /^ *$/) line = substr(line, indent + 1)
+            print line > file
+        }
+    ' "$CG_ROOT/README.md" "$CG_ANDROID_DIR/README.md"
+    local raw base count=0
+    for raw in "$out"/*.raw; do
+        [[ -e $raw ]] || continue
+        base=$(basename "$raw" .raw)
+        if sed -n 2p "$raw" | grep -Eq '^// .*\.gradle\.kts'; then rm -f "$raw"; continue; fi
+        {
+            head -1 "$raw"
+            echo "package readme.$base"
+            echo "import readme.ReadmeScope"
+            tail -n +2 "$raw" | grep -E '^import ' || true
+            if tail -n +2 "$raw" | grep -Eq '^((data|sealed|abstract|open) )?(class|object|interface) '; then
+                tail -n +2 "$raw" | grep -Ev '^import '
+            else
+                echo "fun ReadmeScope.snippet() {"
+                tail -n +2 "$raw" | grep -Ev '^import '
+                echo "}"
+            fi
+        } >"$out/$base.kt"
+        rm -f "$raw"
+        count=$((count + 1))
+    done
+    echo "$count"
+}
+
+# Compiles the README snippets against the API, the Android adapters and the
+# stubs: a quick start that no longer compiles fails the build.
+cg_compile_readme() {
+    local c="$CG_BUILD/classes" n
+    n=$(cg_extract_readme "$CG_BUILD/readme")
+    [[ $n -ge 4 ]] || { cg_log "only $n Kotlin snippets found in the READMEs"; return 1; }
+    cg_log "README snippets: $n"
+    cg_compile readme kotlin "$c/main:$c/android:$c/stubs:$CG_CP_COROUTINES" \
+        "-module-name consentgate-readme" -- "$CG_BUILD/readme" "$CG_ANDROID_DIR/src/readme"
 }
 
 # The runtime classpath of the tests and the demo: no stubs, no Android adapters.

@@ -6,7 +6,12 @@
 // Rust core; this file converts, waits and hands over.
 package dev.consentgate
 
+import dev.consentgate.ffi.CaptureRules
 import dev.consentgate.ffi.ConsentListener
+import dev.consentgate.ffi.FfiConverterSequenceTypeDeletionTicket
+import dev.consentgate.ffi.FfiConverterTypeCaptureRules
+import dev.consentgate.ffi.FfiConverterTypeConsentListener
+import dev.consentgate.ffi.FfiConverterTypeConsentState
 import dev.consentgate.ffi.DeletionListener
 import dev.consentgate.ffi.EventInput
 import dev.consentgate.ffi.GateConfig
@@ -580,6 +585,10 @@ class ConsentGate private constructor(
         var ffi: NativeConsentGate? = null
         try {
             val config = source()
+            // While consentgate-init sets up the native library (most of a
+            // cold start), load the classes needed once the core is open.
+            preloadOpenClasses()
+            NativeInit.await()
             val ffiConfig = GateConfig(
                 dataDir = config.dataDir.path,
                 policyJson = config.policyJson,
@@ -663,6 +672,7 @@ class ConsentGate private constructor(
          */
         @JvmStatic
         fun openBlocking(config: ConsentGateConfig): ConsentGate {
+            NativeInit.start()
             val gate = ConsentGate(config.bufferWindowMs, config.clock, config.dispatcher)
             gate.load { config }
             gate.opening.error?.let { throw it }
@@ -681,6 +691,9 @@ class ConsentGate private constructor(
             load: () -> ConsentGateConfig,
         ): ConsentGate {
             require(bufferWindowMs >= 0) { "bufferWindowMs must not be negative, got $bufferWindowMs" }
+            // First, so the native set-up overlaps the class loading below
+            // and on the open thread.
+            NativeInit.start()
             val gate = ConsentGate(bufferWindowMs, clock, dispatcher)
             val thread = Thread({ gate.load(load) }, "consentgate-open")
             thread.isDaemon = true
@@ -706,6 +719,31 @@ class ConsentGate private constructor(
                 "the core could not be opened (${c.javaClass.simpleName}: ${c.message}); " +
                     "is libconsentgate in the app (jniLibs) or on jna.library.path?",
             )
+        }
+    }
+}
+
+/**
+ * Loads and initializes the classes the open thread uses once the core has
+ * opened (conversions, the event check, the crossing, the listeners), so that
+ * class loading, a good part of a cold start, overlaps the native set-up on
+ * `consentgate-init`. Only Kotlin classes: nothing here calls the core.
+ */
+private fun preloadOpenClasses() {
+    val loader = ConsentGate::class.java.classLoader
+    val classes = listOf(
+        Core::class.java, Convert::class.java, EventCheck::class.java, Crossing::class.java,
+        ListenerBridge::class.java, DeletionBridge::class.java,
+        N_ConsentState::class.java, FfiConverterTypeConsentState::class.java,
+        CaptureRules::class.java, FfiConverterTypeCaptureRules::class.java,
+        FfiConverterSequenceTypeDeletionTicket::class.java, FfiConverterTypeConsentListener::class.java,
+        java.util.regex.Pattern::class.java,
+    )
+    for (c in classes) {
+        try {
+            Class.forName(c.name, true, loader)
+        } catch (e: LinkageError) {
+            // Only a head start: the class loads again where it is used, and fails there.
         }
     }
 }
