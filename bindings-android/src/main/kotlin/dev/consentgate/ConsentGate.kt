@@ -632,6 +632,20 @@ class ConsentGate private constructor(
         }
     }
 
+    // Named classes, not lambdas, on the path `open` runs on the caller's
+    // thread: a lambda's first call spins a class at run time, which costs
+    // a cold start more than loading a compiled one.
+
+    /** The config an app passes to [open]: known already, nothing to read. */
+    private class Given(private val config: ConsentGateConfig) : () -> ConsentGateConfig {
+        override fun invoke(): ConsentGateConfig = config
+    }
+
+    /** What the `consentgate-open` thread runs. */
+    private class OpenTask(private val gate: ConsentGate, private val source: () -> ConsentGateConfig) : Runnable {
+        override fun run() = gate.load(source)
+    }
+
     companion object {
         /**
          * Most events [recordEvent] holds while the core opens; beyond, the
@@ -660,7 +674,7 @@ class ConsentGate private constructor(
          */
         @JvmStatic
         fun open(config: ConsentGateConfig): ConsentGate =
-            openDeferred(config.bufferWindowMs, config.clock, config.dispatcher) { config }
+            openDeferred(config.bufferWindowMs, config.clock, config.dispatcher, Given(config))
 
         /**
          * Opens the gate on the calling thread and returns it loaded: for
@@ -695,7 +709,7 @@ class ConsentGate private constructor(
             // and on the open thread.
             NativeInit.start()
             val gate = ConsentGate(bufferWindowMs, clock, dispatcher)
-            val thread = Thread({ gate.load(load) }, "consentgate-open")
+            val thread = Thread(OpenTask(gate, load), "consentgate-open")
             thread.isDaemon = true
             thread.start()
             return gate

@@ -21,7 +21,7 @@ internal object NativeInit {
     fun start() {
         synchronized(this) {
             if (thread != null) return
-            val t = Thread(::run, "consentgate-init")
+            val t = Thread(Setup, "consentgate-init")
             t.isDaemon = true
             thread = t
             t.start()
@@ -50,14 +50,17 @@ internal object NativeInit {
         failure?.let { throw it }
     }
 
-    private fun run() {
-        try {
-            // The generated code runs its contract-version and checksum checks
-            // only from here (nothing else calls it), so a library of another
-            // build is caught at open instead of misbehaving later.
-            uniffiEnsureInitialized()
-        } catch (t: Throwable) {
-            failure = t
+    /** What `consentgate-init` runs (a class, not a lambda: see ConsentGate's OpenTask). */
+    private object Setup : Runnable {
+        override fun run() {
+            try {
+                // The generated code runs its contract-version and checksum
+                // checks only from here (nothing else calls it), so a library
+                // of another build is caught at open instead of misbehaving later.
+                uniffiEnsureInitialized()
+            } catch (t: Throwable) {
+                failure = t
+            }
         }
     }
 }

@@ -58,7 +58,10 @@ fun main(args: Array<String>): Unit = runBlocking {
     val config = ConsentGateConfig(dataDir = dataDir, policyJson = policyFile.readText(), appVersion = "1.0.0", region = "KZ")
     val t0 = System.nanoTime()
     val gate = ConsentGate.open(config)
-    println("open returned after ${"%.2f".format((System.nanoTime() - t0) / 1e6)} ms; the core opens in the background.")
+    println(
+        "open returned after ${"%.2f".format((System.nanoTime() - t0) / 1e6)} ms (the first call in this JVM: " +
+            "mostly loading the API's classes); the core opens in the background.",
+    )
     println("Loading: ${gate.state.value.isLoading}; allows(usage_events) = ${gate.allows("usage_events")} (fail-closed).")
     println("Recording \"app_start\" right away: ${describe(gate.recordEvent("app_start"))}.")
     gate.use {
