@@ -23,7 +23,7 @@
 uniffi::setup_scaffolding!();
 
 // Modules, by layer (each uses only those above it in this list):
-// base — error, clock, logging;
+// base — error, clock, logging, interop (the TCF/GPP/USP codecs, pure);
 // domain — policy, consent, ledger, event, device, snapshot, ticket, wire;
 // storage — store; the rules over it — queue, deletion, upload;
 // engine — state, locks, the consent transaction, the writer;
@@ -36,6 +36,7 @@ pub mod device;
 mod engine;
 mod error;
 pub mod event;
+pub mod interop;
 pub mod ledger;
 mod logging;
 pub mod policy;
