@@ -182,8 +182,13 @@ fn g4_upgrade_from_v2_with_head_marker_keeps_everything() {
 }
 
 #[test]
-fn g4_v3_store_of_this_release_opens_with_everything() {
+fn g4_upgrade_from_v3_keeps_every_decision_and_the_ledger() {
     upgrade("v3", true);
+}
+
+#[test]
+fn g4_v4_store_of_this_release_opens_with_everything() {
+    upgrade("v4", true);
 }
 
 #[test]
