@@ -451,3 +451,136 @@ fn the_interop_block_is_validated_with_json_paths() {
     );
     assert!(Policy::parse(&example("example-eu-cmp.json")).is_ok());
 }
+
+// ---- GPP, restrictions, the listener ----
+
+fn with_gpp(name: &str) -> String {
+    let mut v: Value = serde_json::from_str(&example(name)).unwrap();
+    v["interop"]["gpp"] = Value::Bool(true);
+    v.to_string()
+}
+
+fn gpp_vector(prefix: &str) -> String {
+    let doc: Value = serde_json::from_str(include_str!("vectors/gpp.json")).expect("json");
+    let mut all = doc["vectors"].as_array().unwrap().clone();
+    all.extend(
+        doc["additional_vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned(),
+    );
+    all.iter()
+        .find(|v| v["id"].as_str().is_some_and(|i| i.starts_with(prefix)))
+        .and_then(|v| v["gpp_string"].as_str())
+        .expect("vector")
+        .to_string()
+}
+
+#[test]
+fn g3_a_us_opt_out_in_the_gpp_string_denies_sale_or_share_purposes_with_source_gpp() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &with_gpp("example-eu.json"), &clock());
+    grant(&gate, "advertising", true);
+    grant(&gate, "analytics", true);
+    let kv = Arc::new(MemoryStore::default());
+    // uspv1 1YNN: notice given, no opt-out: nothing changes.
+    kv.put("IABGPP_HDR_GppString", &gpp_vector("gpp-01"));
+    let state = gate.set_key_value_store(kv.clone()).unwrap();
+    assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Granted));
+    assert_eq!(
+        state.interop.unwrap().gpp.unwrap().status,
+        SignalStatus::Applied
+    );
+    // usnat with SaleOptOut = 1 (and GPC): advertising (sale_or_share) denied.
+    let string = gpp_vector("gpp-06");
+    kv.put("IABGPP_HDR_GppString", &string);
+    let state = gate.interop_keys_changed().unwrap();
+    assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Denied));
+    assert_eq!(state.status_of("analytics"), Some(ConsentStatus::Granted));
+    let last = gate.ledger().unwrap().pop().unwrap();
+    assert_eq!(last.source, ConsentSource::Gpp);
+    assert_eq!(
+        last.signal_hash.as_deref(),
+        Some(sha256_hex(&string).as_str())
+    );
+    assert!(!gate.allows("advertising_id".into()));
+}
+
+#[test]
+fn the_gpp_tcfeuv2_section_stands_in_for_a_missing_tc_string() {
+    use consentgate::interop::gpp::{self, GppSection, GppString};
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &with_gpp("example-eu.json"), &clock());
+    let tc = tcf::decode(&valid_string(&[1, 2, 3, 4, 7])).unwrap();
+    let text = gpp::encode(&GppString {
+        sections: vec![GppSection::TcfEuV2(tc)],
+    })
+    .unwrap();
+    let kv = Arc::new(MemoryStore::default());
+    kv.put("IABGPP_HDR_GppString", &text);
+    let state = gate.set_key_value_store(kv).unwrap();
+    assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Granted));
+    let ad = state
+        .purposes
+        .iter()
+        .find(|p| p.id == "advertising")
+        .unwrap();
+    assert_eq!(ad.source, Some(ConsentSource::Gpp));
+}
+
+#[test]
+fn g1_a_string_never_grants_what_the_age_gate_denies() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &example("example-eu.json"), &clock());
+    gate.set_age(consentgate::AgeSignal {
+        age_years: Some(12),
+        parental_consent: false,
+    })
+    .unwrap();
+    let kv = Arc::new(MemoryStore::default());
+    kv.put("IABTCF_TCString", &valid_string(&[1, 2, 3, 4, 7, 8, 9]));
+    let state = gate.set_key_value_store(kv).unwrap();
+    assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Denied));
+    assert_eq!(state.status_of("analytics"), Some(ConsentStatus::Denied));
+    assert!(!gate.can_request_ads());
+}
+
+#[test]
+fn consent_mode_reaches_the_listener_on_every_change_and_the_ledger_verifies_after_reopen() {
+    #[derive(Default)]
+    struct Told(Mutex<Vec<consentgate::ConsentModeSignals>>);
+    impl consentgate::ConsentListener for Told {
+        fn on_consent_changed(&self, state: consentgate::ConsentState) {
+            if let Some(i) = state.interop {
+                self.0.lock().unwrap().push(i.consent_mode);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &example("example-eu.json"), &clock());
+    let told = Arc::new(Told::default());
+    gate.set_listener(told.clone());
+    let kv = Arc::new(MemoryStore::default());
+    kv.put("IABTCF_TCString", &valid_string(&[1, 2, 3, 4, 7]));
+    gate.set_key_value_store(kv.clone()).unwrap();
+    assert_eq!(
+        told.0.lock().unwrap().last().unwrap().ad_storage,
+        ConsentModeStatus::Granted
+    );
+    kv.put("IABTCF_TCString", &valid_string(&[2, 3, 4, 7]));
+    gate.interop_keys_changed().unwrap();
+    let last = *told.0.lock().unwrap().last().unwrap();
+    assert_eq!(
+        last.ad_storage,
+        ConsentModeStatus::Denied,
+        "purpose 1 withdrawn"
+    );
+    drop(gate);
+    // Entries with a signal hash are part of the chain open verifies.
+    let gate = open(dir.path(), &example("example-eu.json"), &clock());
+    assert!(gate.verify_ledger().unwrap().intact);
+    let read = consentgate::ledger_at(dir.path()).unwrap();
+    // advertising granted, analytics denied, then advertising withdrawn.
+    assert_eq!(read.iter().filter(|e| e.signal_hash.is_some()).count(), 3);
+}
