@@ -521,8 +521,10 @@ pub(crate) fn written(interop: &Interop, tc: &TcString) -> Option<Written> {
 /// The writes that replace whatever a CMP left in the store with `keys`:
 /// every key set, and every `IABTCF_*` key a CMP may write that `keys` does
 /// not hold removed (a restriction or a consent from an older string must
-/// not stay in force); likewise the `IABGPP_*` keys consentgate writes.
-pub(crate) fn key_writes(keys: &KeyMap) -> Vec<KeyWrite> {
+/// not stay in force); likewise the `IABGPP_*` keys consentgate writes, but
+/// only when it writes GPP (`own_gpp`): otherwise they may be another
+/// CMP's (a US one) and are left alone.
+pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
     let mut out: Vec<KeyWrite> = keys
         .iter()
         .map(|(k, v)| match v {
@@ -562,18 +564,20 @@ pub(crate) fn key_writes(keys: &KeyMap) -> Vec<KeyWrite> {
     .map(|k| format!("IABTCF_{k}"))
     .collect();
     known.extend((1..=24).map(|p| format!("IABTCF_PublisherRestrictions{p}")));
-    known.extend(
-        [
-            "IABGPP_HDR_Version",
-            "IABGPP_HDR_Sections",
-            "IABGPP_HDR_GppString",
-            "IABGPP_GppSID",
-            "IABGPP_2_String",
-            "IABGPP_2_TCString",
-        ]
-        .iter()
-        .map(|k| k.to_string()),
-    );
+    if own_gpp {
+        known.extend(
+            [
+                "IABGPP_HDR_Version",
+                "IABGPP_HDR_Sections",
+                "IABGPP_HDR_GppString",
+                "IABGPP_GppSID",
+                "IABGPP_2_String",
+                "IABGPP_2_TCString",
+            ]
+            .iter()
+            .map(|k| k.to_string()),
+        );
+    }
     out.extend(
         known
             .into_iter()

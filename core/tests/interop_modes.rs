@@ -584,3 +584,17 @@ fn consent_mode_reaches_the_listener_on_every_change_and_the_ledger_verifies_aft
     // advertising granted, analytics denied, then advertising withdrawn.
     assert_eq!(read.iter().filter(|e| e.signal_hash.is_some()).count(), 3);
 }
+
+#[test]
+fn a_cmp_without_gpp_leaves_another_cmps_gpp_keys_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: Value = serde_json::from_str(&example("example-eu-cmp.json")).unwrap();
+    v["interop"]["gpp"] = Value::Bool(false);
+    let gate = open(dir.path(), &v.to_string(), &clock());
+    let kv = Arc::new(MemoryStore::default());
+    kv.put("IABGPP_HDR_GppString", "DBABTA~1YNN");
+    gate.set_key_value_store(kv.clone()).unwrap();
+    gate.accept_all(ConsentSource::Banner).unwrap();
+    assert!(kv.string("IABTCF_TCString").is_some());
+    assert_eq!(kv.string("IABGPP_HDR_GppString").as_deref(), Some("DBABTA~1YNN"));
+}

@@ -40,15 +40,15 @@ impl ConsentGate {
     /// and, when following a CMP, its TC string is valid and allows them.
     /// False without an `interop` block.
     pub fn can_request_ads(&self) -> bool {
-        self.consent_state()
-            .interop
+        self.engine
+            .interop_state()
             .is_some_and(|i| i.can_request_ads)
     }
 
     /// The Google Consent Mode v2 signals in force (`None` without an
     /// `interop` block), for `FirebaseAnalytics.setConsent`.
     pub fn consent_mode(&self) -> Option<ConsentModeSignals> {
-        self.consent_state().interop.map(|i| i.consent_mode)
+        self.engine.interop_state().map(|i| i.consent_mode)
     }
 
     /// Being the CMP: the keys last written to the key-value store (set

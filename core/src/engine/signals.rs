@@ -185,7 +185,8 @@ impl Engine {
     /// returns) and remembers it.
     pub(super) fn push_write(&self, db: &mut Db, granted: u64, w: cmp::Written) {
         if let Some(kv) = db.interop.kv.clone() {
-            let writes = cmp::key_writes(&w.keys);
+            let own_gpp = self.policy.interop.as_ref().is_some_and(|i| i.gpp);
+            let writes = cmp::key_writes(&w.keys, own_gpp);
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kv.write(writes))).is_err()
             {
                 log::warn!("consentgate: the KeyValueStore threw while written; will write again");
@@ -266,6 +267,11 @@ impl Engine {
         })
     }
 
+    /// The interop view in force (`None` without an `interop` block).
+    pub fn interop_state(&self) -> Option<InteropState> {
+        self.snapshot.load().state.interop.clone()
+    }
+
     /// Being the CMP: the key set the host's store holds now (empty when
     /// nothing was written yet, or when following).
     pub fn written_keys(&self) -> Vec<cmp::KeyWrite> {
@@ -273,7 +279,7 @@ impl Engine {
             .interop
             .written
             .as_ref()
-            .map(|(_, w)| cmp::key_writes(&w.keys))
+            .map(|(_, w)| cmp::key_writes(&w.keys, false))
             .unwrap_or_default()
             .into_iter()
             .filter(|k| !matches!(k, cmp::KeyWrite::Remove { .. }))
