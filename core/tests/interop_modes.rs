@@ -596,5 +596,85 @@ fn a_cmp_without_gpp_leaves_another_cmps_gpp_keys_alone() {
     gate.set_key_value_store(kv.clone()).unwrap();
     gate.accept_all(ConsentSource::Banner).unwrap();
     assert!(kv.string("IABTCF_TCString").is_some());
-    assert_eq!(kv.string("IABGPP_HDR_GppString").as_deref(), Some("DBABTA~1YNN"));
+    assert_eq!(
+        kv.string("IABGPP_HDR_GppString").as_deref(),
+        Some("DBABTA~1YNN")
+    );
+}
+
+#[test]
+fn g6_after_a_deletion_request_the_other_cmps_old_string_does_not_grant_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = open(dir.path(), &example("example-eu.json"), &clock());
+    let kv = Arc::new(MemoryStore::default());
+    kv.put("IABTCF_TCString", &valid_string(&[1, 2, 3, 4, 7, 8, 9]));
+    gate.set_key_value_store(kv.clone()).unwrap();
+    assert!(gate.allows("advertising_id".into()));
+    gate.request_deletion(None).unwrap();
+    let state = gate.interop_keys_changed().unwrap();
+    assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Denied));
+    assert_eq!(state.status_of("analytics"), Some(ConsentStatus::Denied));
+    assert!(!gate.can_request_ads());
+    // A new choice in the other CMP is a new decision, and counts.
+    kv.put("IABTCF_TCString", &valid_string(&[1, 2, 3, 4, 7]));
+    let state = gate.interop_keys_changed().unwrap();
+    assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Granted));
+}
+
+#[test]
+fn g1_the_string_a_cmp_writes_is_never_more_permissive_than_the_decisions_in_either_mode() {
+    let policy = Policy::parse(&example("example-eu-cmp.json")).unwrap();
+    let mapping = policy.interop.clone().unwrap();
+    for combo in 0..4u8 {
+        let (analytics, advertising) = (combo & 1 != 0, combo & 2 != 0);
+        let dir = tempfile::tempdir().unwrap();
+        let (gate, kv) = cmp_gate(dir.path());
+        grant(&gate, "analytics", analytics);
+        grant(&gate, "advertising", advertising);
+        let written = kv.string("IABTCF_TCString").unwrap();
+        let tc = tcf::decode(&written).unwrap();
+        assert!(tcf::check(&tc).is_empty(), "{combo}: valid");
+        let granted = |i: usize| gate.consent_state().purposes[i].status == ConsentStatus::Granted;
+        for m in &mapping.mappings {
+            for p in &m.tcf_purposes {
+                if tc.purposes_consent.contains(p) {
+                    assert!(
+                        granted(m.purpose),
+                        "{combo}: purpose {p} consented without {}",
+                        m.purpose
+                    );
+                }
+            }
+            for v in &m.vendors {
+                if tc.vendor_consents.vendors.contains(v) {
+                    assert!(granted(m.purpose), "{combo}: vendor {v}");
+                }
+            }
+        }
+        // A gate following the written string grants nothing more.
+        let dir = tempfile::tempdir().unwrap();
+        let follower = open(dir.path(), &example("example-eu.json"), &clock());
+        let kv2 = Arc::new(MemoryStore::default());
+        kv2.put("IABTCF_TCString", &written);
+        let followed = follower.set_key_value_store(kv2).unwrap();
+        for id in ["analytics", "advertising"] {
+            if followed.status_of(id) == Some(ConsentStatus::Granted) {
+                assert_eq!(
+                    gate.consent_state().status_of(id),
+                    Some(ConsentStatus::Granted),
+                    "{combo}: {id}"
+                );
+            }
+        }
+        if analytics && advertising {
+            assert_eq!(
+                followed.status_of("analytics"),
+                Some(ConsentStatus::Granted)
+            );
+            assert_eq!(
+                followed.status_of("advertising"),
+                Some(ConsentStatus::Granted)
+            );
+        }
+    }
 }
