@@ -104,6 +104,42 @@ pub enum Command {
     Deletion(DeletionCommand),
     /// Print everything stored locally as one JSON document.
     Export,
+    /// IAB TCF v2.2/2.3 TC strings (no data directory needed).
+    #[command(subcommand)]
+    Tcf(TcfCommand),
+    /// IAB GPP strings (no data directory needed).
+    #[command(subcommand)]
+    Gpp(GppCommand),
+}
+
+/// `tcf …`
+#[derive(Debug, Subcommand)]
+pub enum TcfCommand {
+    /// Decode a TC string: one JSON object with its fields (the names of the
+    /// IAB reference decoder) and the TCF 2.2/2.3 findings under
+    /// `policy_check_tcf22_23`. A string that cannot be decoded exits 2
+    /// naming the field and bit offset.
+    Decode {
+        /// The TC string.
+        string: String,
+    },
+    /// Print the in-app `IABTCF_*` keys for a TC string as one flat JSON
+    /// object, values as the IAB reference `InAppTCData` writes them.
+    Keys {
+        /// The TC string.
+        string: String,
+    },
+}
+
+/// `gpp …`
+#[derive(Debug, Subcommand)]
+pub enum GppCommand {
+    /// Decode a GPP string: `{"header": …, "sections": …}`. A string that
+    /// cannot be decoded exits 2 naming the section, field and bit offset.
+    Decode {
+        /// The GPP string.
+        string: String,
+    },
 }
 
 /// `deletion …`

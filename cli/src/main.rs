@@ -47,6 +47,7 @@
 mod args;
 mod commands;
 mod failure;
+mod signals;
 
 use std::process::ExitCode;
 

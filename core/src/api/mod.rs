@@ -7,6 +7,7 @@
 
 mod capture;
 mod inspect;
+mod interop;
 mod upload;
 
 use std::path::PathBuf;
