@@ -67,7 +67,7 @@ cg_ensure_tools() {
     local lib="$CG_KOTLIN_HOME/lib"
     CG_CP_JNA="$CG_JAVA_SHARE/jna.jar"
     CG_CP_COROUTINES="$lib/kotlinx-coroutines-core-jvm.jar"
-    CG_CP_JUNIT="$CG_JAVA_SHARE/junit4.jar:$CG_JAVA_SHARE/$hamcrest:$lib/kotlin-test.jar:$lib/kotlin-test-junit.jar"
+    CG_CP_JUNIT="$CG_JAVA_SHARE/junit4.jar:$CG_JAVA_SHARE/$hamcrest:$lib/kotlin-test.jar:$lib/kotlin-test-junit.jar:$lib/kotlin-reflect.jar"
     CG_CP_STDLIB="$lib/kotlin-stdlib.jar"
 }
 
@@ -175,10 +175,78 @@ cg_compile_all() {
     local c="$CG_BUILD/classes" src="$CG_ANDROID_DIR/src"
     cg_compile_library
     cg_compile stubs java "" "" -- "$src/stubs"
-    cg_compile android kotlin "$c/ffi:$c/main:$c/stubs:$CG_CP_JNA:$CG_CP_COROUTINES" \
-        "-module-name consentgate-android -Werror" -- "$src/main/kotlin/dev/consentgate/android"
-    cg_compile test kotlin "$c/ffi:$c/main:$CG_CP_JNA:$CG_CP_COROUTINES:$CG_CP_JUNIT" \
+    # One module with the API, as in the Gradle build (the adapters use its
+    # internal openDeferred); no generated code on the classpath: the
+    # adapters use the Kotlin API only.
+    cg_compile android kotlin "$c/main:$c/stubs:$CG_CP_COROUTINES" \
+        "-module-name consentgate -Xfriend-paths=$c/main -Werror" -- "$src/main/kotlin/dev/consentgate/android"
+    # The tests see what an app sees: the API, not the generated code.
+    cg_compile test kotlin "$c/main:$CG_CP_COROUTINES:$CG_CP_JUNIT" \
         "-module-name consentgate-test" -- "$src/test/kotlin"
+    cg_compile_readme
+}
+
+# Extracts the ```kotlin blocks of the root README's "Android quick start"
+# and of bindings-android/README.md into build/jvm/readme, one file each:
+# a block that declares a class, object or interface at its top level is a
+# file as it stands; any other is wrapped in `fun ReadmeScope.snippet() { ... }`
+# (src/readme: the names an Activity has; its own `fun`s become local ones),
+# its imports hoisted. A block starting with a comment naming
+# a *.gradle.kts file is build script and skipped. Prints the number of
+# snippets written.
+cg_extract_readme() {
+    local out=$1
+    rm -rf "$out" && mkdir -p "$out"
+    awk -v out="$out" '
+        FNR == 1 { tag = (FILENAME ~ /bindings-android/) ? "android" : "root"; section = (tag == "android"); n = 0 }
+        tag == "root" && /^## / { section = ($0 == "## Android quick start") }
+        !section { next }
+        !inblock && /^[ ]*```kotlin[ ]*$/ {
+            inblock = 1; indent = index($0, "`") - 1; n++
+            file = sprintf("%s/%s_%02d.raw", out, tag, n)
+            printf "// %s line %d\n", FILENAME, FNR + 1 > file
+            next
+        }
+        inblock && /^[ ]*```[ ]*$/ { inblock = 0; close(file); next }
+        inblock {
+            line = $0
+            if (substr(line, 1, indent) ~ /^ *$/) line = substr(line, indent + 1)
+            print line > file
+        }
+    ' "$CG_ROOT/README.md" "$CG_ANDROID_DIR/README.md"
+    local raw base count=0
+    for raw in "$out"/*.raw; do
+        [[ -e $raw ]] || continue
+        base=$(basename "$raw" .raw)
+        if sed -n 2p "$raw" | grep -Eq '^// .*\.gradle\.kts'; then rm -f "$raw"; continue; fi
+        {
+            head -1 "$raw"
+            echo "package readme.$base"
+            echo "import readme.ReadmeScope"
+            tail -n +2 "$raw" | grep -E '^import ' || true
+            if tail -n +2 "$raw" | grep -Eq '^((data|sealed|abstract|open) )?(class|object|interface) '; then
+                tail -n +2 "$raw" | grep -Ev '^import '
+            else
+                echo "fun ReadmeScope.snippet() {"
+                tail -n +2 "$raw" | grep -Ev '^import '
+                echo "}"
+            fi
+        } >"$out/$base.kt"
+        rm -f "$raw"
+        count=$((count + 1))
+    done
+    echo "$count"
+}
+
+# Compiles the README snippets against the API, the Android adapters and the
+# stubs: a quick start that no longer compiles fails the build.
+cg_compile_readme() {
+    local c="$CG_BUILD/classes" n
+    n=$(cg_extract_readme "$CG_BUILD/readme")
+    [[ $n -ge 4 ]] || { cg_log "only $n Kotlin snippets found in the READMEs"; return 1; }
+    cg_log "README snippets: $n"
+    cg_compile readme kotlin "$c/main:$c/android:$c/stubs:$CG_CP_COROUTINES" \
+        "-module-name consentgate-readme" -- "$CG_BUILD/readme" "$CG_ANDROID_DIR/src/readme"
 }
 
 # The runtime classpath of the tests and the demo: no stubs, no Android adapters.
@@ -204,7 +272,10 @@ cg_run_tests() {
     cg_log "JUnit: ${#classes[@]} test classes"
     local rc=0
     set +e
-    cg_java -cp "$CG_BUILD/classes/test:$(cg_runtime_classpath):$CG_CP_JUNIT" \
+    # consentgate.classes: where ApiShapeTest finds the compiled API, the
+    # adapters and the stubs it loads them with.
+    cg_java -Dconsentgate.classes="$CG_BUILD/classes" \
+        -cp "$CG_BUILD/classes/test:$(cg_runtime_classpath):$CG_CP_JUNIT" \
         org.junit.runner.JUnitCore "${classes[@]}" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e

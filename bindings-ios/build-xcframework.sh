@@ -31,8 +31,11 @@ log "rustup target add ${TARGETS[*]}"
 rustup target add "${TARGETS[@]}" >/dev/null
 
 for target in "${TARGETS[@]}"; do
-    log "cargo build --release -p consentgate --target $target"
-    (cd "$ROOT" && cargo build -q --release -p consentgate --lib --target "$target")
+    # The staticlib alone (not together with the rlib and the cdylib of
+    # Cargo.toml's crate types) is what the XCFramework holds; see
+    # ARCHITECTURE.md, "Size".
+    log "cargo rustc --release -p consentgate --crate-type staticlib --target $target"
+    (cd "$ROOT" && cargo rustc -q --release -p consentgate --lib --crate-type staticlib --target "$target")
 done
 
 log "uniffi-bindgen generate --language swift (from the host debug dylib)"

@@ -61,12 +61,28 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Size of the release cdylib after `strip`, building it if needed.
+/// Size of the release cdylib after `strip`, building it if needed, the way
+/// the shipped libraries are built: `cargo rustc --crate-type cdylib`, as
+/// `bindings-android/build.gradle.kts` does (built together with the rlib and
+/// the staticlib of `Cargo.toml`'s crate types, the same library is ~260 KB
+/// larger). Its own target directory keeps `target/release` as the other
+/// builds leave it.
 fn cdylib_bytes() -> Option<f64> {
     let root = workspace();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(cargo)
-        .args(["build", "--release", "-q", "-p", "consentgate", "--lib"])
+        .args([
+            "rustc",
+            "--release",
+            "-q",
+            "-p",
+            "consentgate",
+            "--lib",
+            "--crate-type",
+            "cdylib",
+            "--target-dir",
+            "target/size",
+        ])
         .current_dir(&root)
         .status()
         .ok()?
@@ -74,7 +90,7 @@ fn cdylib_bytes() -> Option<f64> {
     if !ok {
         return None;
     }
-    let lib = root.join("target/release/libconsentgate.so");
+    let lib = root.join("target/size/release/libconsentgate.so");
     let out = std::env::temp_dir().join("consentgate-stripped.so");
     Command::new("strip")
         .arg("-o")

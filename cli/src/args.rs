@@ -112,21 +112,42 @@ pub enum Command {
     /// stderr as `note:` lines. Exit 2 with every problem and its JSON path
     /// when a category or purpose has no facts.
     Disclose(DiscloseFormat),
+    /// IAB TCF v2.2/2.3 TC strings (no data directory needed).
+    #[command(subcommand)]
+    Tcf(TcfCommand),
+    /// IAB GPP strings (no data directory needed).
+    #[command(subcommand)]
+    Gpp(GppCommand),
 }
 
-/// Which store format `disclose` writes (exactly one).
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct DiscloseFormat {
-    /// Apple's privacy manifest, `PrivacyInfo.xcprivacy` (XML property list).
-    #[arg(long)]
-    pub apple: bool,
-    /// Google Play's Data safety answers, CSV for Play Console's "Import from CSV".
-    #[arg(long)]
-    pub play: bool,
-    /// A Markdown summary for the privacy page.
-    #[arg(long)]
-    pub markdown: bool,
+/// `tcf …`
+#[derive(Debug, Subcommand)]
+pub enum TcfCommand {
+    /// Decode a TC string: one JSON object with its fields (the names of the
+    /// IAB reference decoder) and the TCF 2.2/2.3 findings under
+    /// `policy_check_tcf22_23`. A string that cannot be decoded exits 2
+    /// naming the field and bit offset.
+    Decode {
+        /// The TC string.
+        string: String,
+    },
+    /// Print the in-app `IABTCF_*` keys for a TC string as one flat JSON
+    /// object, values as the IAB reference `InAppTCData` writes them.
+    Keys {
+        /// The TC string.
+        string: String,
+    },
+}
+
+/// `gpp …`
+#[derive(Debug, Subcommand)]
+pub enum GppCommand {
+    /// Decode a GPP string: `{"header": …, "sections": …}`. A string that
+    /// cannot be decoded exits 2 naming the section, field and bit offset.
+    Decode {
+        /// The GPP string.
+        string: String,
+    },
 }
 
 /// `deletion …`
@@ -237,6 +258,21 @@ pub enum LedgerCommand {
     /// Reads the store without opening it for the app: a store whose ledger
     /// is broken is reported here, where opening a gate would set it aside.
     Verify,
+}
+
+/// Which store format `disclose` writes (exactly one).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct DiscloseFormat {
+    /// Apple's privacy manifest, `PrivacyInfo.xcprivacy` (XML property list).
+    #[arg(long)]
+    pub apple: bool,
+    /// Google Play's Data safety answers, CSV for Play Console's "Import from CSV".
+    #[arg(long)]
+    pub play: bool,
+    /// A Markdown summary for the privacy page.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// Parses `--now`; clap reports a failure as a usage error (exit 2) naming the option.

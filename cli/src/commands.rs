@@ -37,6 +37,8 @@ pub fn run(cli: Cli) -> Result<Report, Failure> {
     match cli.command {
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
         Command::Disclose(format) => disclose(&cli.global, &format),
+        Command::Tcf(command) => crate::signals::tcf(command),
+        Command::Gpp(command) => crate::signals::gpp(command),
         Command::Ledger(command) => ledger(&cli.global, command),
         command @ (Command::Status | Command::Export)
             if data_dir(&cli.global)?.join(DB_FILE).exists() =>
@@ -133,7 +135,9 @@ fn on_gate(gate: &ConsentGate, command: Command, global: &Global) -> Result<Repo
         Command::Policy(PolicyCommand::Check { file }) => policy_check(&file),
         Command::Disclose(format) => disclose(global, &format),
         Command::Ledger(command) => ledger(global, command),
-        Command::Status => json(serde_json::to_string_pretty(&gate.consent_state())),
+        Command::Status => crate::signals::status(gate),
+        Command::Tcf(command) => crate::signals::tcf(command),
+        Command::Gpp(command) => crate::signals::gpp(command),
         Command::Consent(c) => {
             let state = match c {
                 ConsentCommand::Grant(d) => {
@@ -463,7 +467,7 @@ fn read_policy(file: &Path) -> Result<String, Failure> {
 
 /// Turns the core's value, already serialised as pretty JSON, into the
 /// answer. The core's types serialise infallibly; a failure would be a bug.
-fn json(serialised: serde_json::Result<String>) -> Result<Report, Failure> {
+pub(crate) fn json(serialised: serde_json::Result<String>) -> Result<Report, Failure> {
     serialised.map(Report::ok).map_err(|e| {
         Failure::from(GateError::Internal {
             message: format!("cannot serialise the answer: {e}"),

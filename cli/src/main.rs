@@ -48,6 +48,7 @@ mod args;
 mod commands;
 mod disclose;
 mod failure;
+mod signals;
 
 use std::process::ExitCode;
 

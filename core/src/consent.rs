@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::clock::DAY_MS;
+use crate::cmp::InteropState;
 use crate::error::GateError;
 use crate::policy::{Policy, PurposeKind};
 
@@ -66,6 +67,12 @@ pub enum ConsentSource {
     Deletion,
     /// A policy revision invalidated the decision.
     Migration,
+    /// Another CMP's TC string (`IABTCF_TCString`), mapped by the policy's
+    /// `interop` block; the ledger entry keeps the string's sha256.
+    Tcf,
+    /// Another CMP's GPP string (`IABGPP_HDR_GppString`): its TCF EU section
+    /// mapped as a TC string, its US opt-outs denying sale-or-share purposes.
+    Gpp,
 }
 
 impl ConsentSource {
@@ -80,6 +87,8 @@ impl ConsentSource {
             ConsentSource::Expiry => "expiry",
             ConsentSource::Deletion => "deletion",
             ConsentSource::Migration => "migration",
+            ConsentSource::Tcf => "tcf",
+            ConsentSource::Gpp => "gpp",
         }
     }
 
@@ -94,6 +103,8 @@ impl ConsentSource {
             "expiry" => ConsentSource::Expiry,
             "deletion" => ConsentSource::Deletion,
             "migration" => ConsentSource::Migration,
+            "tcf" => ConsentSource::Tcf,
+            "gpp" => ConsentSource::Gpp,
             _ => return None,
         })
     }
@@ -209,6 +220,10 @@ pub struct ConsentState {
     /// mirrors the state keeps the highest version it has seen, and tags
     /// events it buffers with it (see `record_captured`).
     pub version: i64,
+    /// The ecosystem view — Consent Mode v2 signals, `can_request_ads`, the
+    /// TC/GPP strings read or written — when the policy has an `interop`
+    /// block.
+    pub interop: Option<InteropState>,
 }
 
 impl ConsentState {
@@ -396,6 +411,7 @@ pub(crate) fn evaluate(policy: &Policy, facts: &Facts<'_>) -> Evaluation {
             gpc: facts.restrictions.gpc,
             store_recovery: None,
             version: 0,
+            interop: None,
         },
         granted,
         retired,

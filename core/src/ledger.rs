@@ -44,6 +44,10 @@ pub struct LedgerEntry {
     pub region: Option<String>,
     /// The installation the decision belongs to.
     pub installation_id: String,
+    /// For a decision taken from another CMP's signal (source `tcf` or
+    /// `gpp`): hex sha256 of the string it was read from (the string itself
+    /// stays with the CMP). Part of the hashed entry when present.
+    pub signal_hash: Option<String>,
     /// Hash of the previous entry ([`GENESIS_HASH`] for the first).
     pub prev_hash: String,
     /// sha256 over `prev_hash` and this entry's canonical form.
@@ -79,6 +83,10 @@ pub(crate) struct Canonical<'a> {
     pub app_version: &'a str,
     pub region: Option<&'a str>,
     pub installation_id: &'a str,
+    /// Absent from the hashed form when `None`, so entries written before
+    /// schema 4 keep their hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal_hash: Option<&'a str>,
 }
 
 impl<'a> Canonical<'a> {
@@ -97,6 +105,7 @@ impl<'a> Canonical<'a> {
             app_version: &e.app_version,
             region: e.region.as_deref(),
             installation_id: &e.installation_id,
+            signal_hash: e.signal_hash.as_deref(),
         }
     }
 
@@ -115,6 +124,7 @@ impl<'a> Canonical<'a> {
             app_version: self.app_version.to_string(),
             region: self.region.map(str::to_string),
             installation_id: self.installation_id.to_string(),
+            signal_hash: self.signal_hash.map(str::to_string),
             prev_hash: prev_hash.to_string(),
             hash: hash.to_string(),
         }
@@ -168,6 +178,10 @@ impl<'a> Canonical<'a> {
         }
         out.extend_from_slice(br#","installation_id":"#);
         text(out, self.installation_id);
+        if let Some(h) = self.signal_hash {
+            out.extend_from_slice(br#","signal_hash":"#);
+            text(out, h);
+        }
         out.push(b'}');
     }
 }
@@ -354,7 +368,7 @@ mod tests {
             "/slash",
         ];
         for (i, s) in odd.iter().enumerate() {
-            for region in [None, Some(*s)] {
+            for (region, signal_hash) in [(None, None), (Some(*s), None), (None, Some(*s))] {
                 let c = Canonical {
                     seq: i as u64,
                     txn: u64::MAX,
@@ -368,6 +382,7 @@ mod tests {
                     app_version: s,
                     region,
                     installation_id: s,
+                    signal_hash,
                 };
                 let mut fast = Vec::new();
                 c.write_json(&mut fast);

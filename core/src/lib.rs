@@ -23,19 +23,21 @@
 uniffi::setup_scaffolding!();
 
 // Modules, by layer (each uses only those above it in this list):
-// base — error, clock, logging;
-// domain — policy, consent, ledger, event, device, snapshot, ticket, wire;
+// base — error, clock, logging, interop (the TCF/GPP/USP codecs, pure);
+// domain — policy, consent, cmp (what TCF/GPP strings mean, Consent Mode), ledger, event, device, snapshot, ticket, wire;
 // storage — store; the rules over it — queue, deletion, upload;
 // engine — state, locks, the consent transaction, the writer;
 // api — the exported shell.
 mod api;
 pub mod clock;
+mod cmp;
 pub mod consent;
 pub mod deletion;
 pub mod device;
 mod engine;
 mod error;
 pub mod event;
+pub mod interop;
 pub mod ledger;
 mod logging;
 pub mod policy;
@@ -53,6 +55,10 @@ pub use api::{
     webview_user_script, ConsentGate, GateConfig, OpenOptions, WEBVIEW_SCRIPT,
 };
 pub use clock::{time_changed, Clock, ManualClock, SystemClock};
+pub use cmp::{
+    ConsentModeSignals, ConsentModeStatus, InteropMode, InteropState, KeyValueStore, KeyWrite,
+    SignalReport, SignalStatus, GPP_STRING_KEY, TC_STRING_KEY,
+};
 pub use consent::{
     ConsentListener, ConsentSource, ConsentState, ConsentStatus, PromptReason, PurposeDecision,
     PurposeState, StoreRecovery,
@@ -68,7 +74,7 @@ pub use event::{
 };
 pub use ledger::{LedgerCheck, LedgerEntry};
 pub use logging::{set_logger, LogLevel, Logger};
-pub use policy::{Policy, PolicyIssue, PurposeKind};
+pub use policy::{ConsentModeType, Policy, PolicyIssue, PurposeKind};
 pub use queue::QueueStats;
 pub use store::{DB_FILE, LOCK_FILE, SCHEMA_VERSION};
 pub use ticket::{DeletionStatus, DeletionTicket};

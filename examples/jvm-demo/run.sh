@@ -13,7 +13,7 @@ cg_ensure_tools
 cg_build_native
 cg_generate
 cg_compile_library
-cg_compile jvm-demo kotlin "$CG_BUILD/classes/ffi:$CG_BUILD/classes/main:$CG_CP_JNA:$CG_CP_COROUTINES" \
+cg_compile jvm-demo kotlin "$CG_BUILD/classes/main:$CG_CP_COROUTINES" \
     "-module-name consentgate-jvm-demo" -- "$DEMO_DIR/src"
 echo
 cg_java -cp "$CG_BUILD/classes/jvm-demo:$(cg_runtime_classpath)" dev.consentgate.demo.MainKt \

@@ -283,7 +283,7 @@ fn cases(o: &Original, rng: &mut Rng) -> Vec<Case> {
         files(edited(&o.db, "PRAGMA user_version = 99;")),
     );
     add(
-        "user_version 3 (next release)".into(),
+        "user_version 3 on a version-4 file (claims an earlier schema)".into(),
         files(edited(&o.db, "PRAGMA user_version = 3;")),
     );
     add(

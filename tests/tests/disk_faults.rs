@@ -444,6 +444,7 @@ impl Fault for FsizeLimit {
 
 /// The child side: `CG_DISK_CHILD` says which scenario, `CG_DISK_DIR` where.
 #[test]
+#[ignore = "child half of the disk-fault tests; run by them with --ignored"]
 fn disk_child() {
     let Ok(scenario) = std::env::var("CG_DISK_CHILD") else {
         return;
@@ -571,7 +572,13 @@ fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 /// Runs this binary's `disk_child` with `env`; returns (faults, violations, stdout).
 fn run_child(env: &[(&str, String)]) -> (usize, Vec<String>, String) {
     let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["disk_child", "--exact", "--nocapture", "--test-threads=1"]);
+    cmd.args([
+        "disk_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     for (k, v) in env {
         cmd.env(k, v);
     }

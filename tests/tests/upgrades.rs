@@ -182,8 +182,30 @@ fn g4_upgrade_from_v2_with_head_marker_keeps_everything() {
 }
 
 #[test]
-fn g4_v3_store_of_this_release_opens_with_everything() {
+fn g4_upgrade_from_v3_keeps_every_decision_and_the_ledger() {
     upgrade("v3", true);
+}
+
+#[test]
+fn g4_v4_store_of_this_release_opens_with_everything() {
+    upgrade("v4", true);
+    // Its decisions read from another CMP's TC string keep the string's
+    // hash, inside the chain open verified.
+    let m = manifest("v4");
+    let dir = copy_of("v4");
+    let gate = open(dir.path(), &m, DAY);
+    let from_tcf: Vec<_> = gate
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.signal_hash.is_some())
+        .collect();
+    assert_eq!(Some(from_tcf.len() as u64), m["signal_entries"].as_u64());
+    assert!(from_tcf
+        .iter()
+        .all(|e| e.source == consentgate::ConsentSource::Tcf
+            && e.signal_hash.as_ref().is_some_and(|h| h.len() == 64)));
+    assert!(gate.verify_ledger().expect("verify").intact);
 }
 
 #[test]

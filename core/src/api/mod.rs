@@ -8,6 +8,7 @@
 
 mod capture;
 mod inspect;
+mod interop;
 mod upload;
 mod webview;
 

@@ -35,7 +35,19 @@ impl Engine {
         changes: &[Change],
         meta: &[(&str, Option<String>)],
     ) -> Result<bool> {
-        self.apply_with(db, changes, meta, None)
+        self.apply_with(db, changes, meta, None, None)
+    }
+
+    /// [`Engine::apply`] for changes read from another CMP's string: each
+    /// ledger entry keeps `signal_hash`, the string's sha256.
+    pub(super) fn apply_signal(
+        &self,
+        db: &mut Db,
+        changes: &[Change],
+        meta: &[(&str, Option<String>)],
+        signal_hash: &str,
+    ) -> Result<bool> {
+        self.apply_with(db, changes, meta, None, Some(signal_hash))
     }
 
     /// [`Engine::apply`] with `erase`: also empty every partition and run the
@@ -51,12 +63,13 @@ impl Engine {
         changes: &[Change],
         meta: &[(&str, Option<String>)],
         erase: Option<ExtraWrites<'_>>,
+        signal_hash: Option<&str>,
     ) -> Result<bool> {
-        match self.apply_once(db, changes, meta, erase, true) {
+        match self.apply_once(db, changes, meta, erase, signal_hash, true) {
             Err(e) if e.is_damage() => {
                 self.recover_store(db, &e)?;
                 // The app has not seen the notice yet: this change keeps it.
-                self.apply_once(db, changes, meta, erase, false)
+                self.apply_once(db, changes, meta, erase, signal_hash, false)
             }
             other => other,
         }
@@ -70,6 +83,7 @@ impl Engine {
         changes: &[Change],
         meta: &[(&str, Option<String>)],
         erase: Option<ExtraWrites<'_>>,
+        signal_hash: Option<&str>,
         may_clear_recovery: bool,
     ) -> Result<bool> {
         let now = self.clock.now_ms();
@@ -86,7 +100,7 @@ impl Engine {
                 },
             );
         }
-        let eval = consent::evaluate(
+        let mut eval = consent::evaluate(
             &self.policy,
             &Facts {
                 decisions: &decisions,
@@ -96,6 +110,10 @@ impl Engine {
                 now_ms: now,
             },
         );
+        // Being the CMP: the strings and keys of this state, written after
+        // the commit (and before the call returns).
+        let pending = self.pending_write(db, eval.granted, now);
+        eval.state.interop = self.interop_view(db, eval.granted, &eval.state, pending.as_ref());
         let old = self.snapshot.load_full();
         let purge: Vec<_> = db
             .store
@@ -114,6 +132,7 @@ impl Engine {
             .account_id
             .is_some_and(|c| self.policy.category_purpose_mask(c) & !eval.granted == 0);
         if changes.is_empty()
+            && pending.is_none()
             && erase.is_none()
             && meta.is_empty()
             && purge.is_empty()
@@ -168,6 +187,7 @@ impl Engine {
                         app_version: self.app_version.clone(),
                         region: self.region.clone(),
                         installation_id: installation_id.clone(),
+                        signal_hash: signal_hash.map(str::to_string),
                         prev_hash: String::new(),
                         hash: String::new(),
                     })?;
@@ -220,6 +240,9 @@ impl Engine {
             buffer.purge(eval.granted);
         }
         lock(&self.collected).retain_allowed(&self.policy, allowed);
+        if let Some(w) = pending {
+            self.push_write(db, eval.granted, w);
+        }
         db.next_expiry_ms = eval.next_expiry_ms;
         if !changes.is_empty() {
             // A new ledger entry may make the first one prunable.

@@ -12,6 +12,8 @@
 //! - `writer` — the writer thread: group commits and maintenance when due;
 //! - `capture` — recording events (from the app, or a host buffer);
 //! - `outbox` — uploads and deletion requests under the locks;
+//! - `signals` — another CMP's keys read into decisions, or (as a
+//!   registered CMP) the TC/GPP strings and keys written after each change;
 //! - `export` — the data-subject copy.
 //!
 //! Locks, always taken in this order: `db` (the store and everything derived
@@ -27,6 +29,7 @@ mod maintenance;
 mod open;
 mod outbox;
 mod recovery;
+mod signals;
 pub(crate) mod writer;
 
 use std::collections::HashMap;
@@ -82,6 +85,8 @@ struct Db {
     /// A recovery at this or an earlier open, reported on the state until the
     /// user next decides (they have then seen the banner again).
     recovery: Option<StoreRecovery>,
+    /// The host's key-value store and what was read from or written to it.
+    interop: signals::Signals,
 }
 
 /// One open data directory.

@@ -191,6 +191,7 @@ impl Engine {
             retry_maintenance_ms: None,
             recovery: recovery.clone(),
             in_flight: InFlight::default(),
+            interop: Default::default(),
             store,
         };
         let usage_purposes = policy

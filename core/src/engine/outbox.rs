@@ -111,7 +111,7 @@ impl Engine {
             let changes = self.force_denied(|_| true, ConsentSource::Deletion);
             let meta = [("installation_id", Some(new_id.clone())), ("user_id", None)];
             let erase = |t: &mut crate::store::Txn<'_>| crate::deletion::erase_writes(t, &ticket);
-            self.apply_with(&mut db, &changes, &meta, Some(&erase))?;
+            self.apply_with(&mut db, &changes, &meta, Some(&erase), None)?;
             db.installation_id = new_id;
             db.in_flight.clear();
             *lock(&self.collected) = Collected::default();

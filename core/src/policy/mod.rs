@@ -18,6 +18,7 @@ pub use disclosure::{
     AccessedApi, CategoryDisclosure, Disclosures, PlayDataType, PurposeDisclosure,
     APPLE_DATA_TYPES, APPLE_PURPOSES, PLAY_DATA_TYPES, PLAY_PURPOSES, SDK_ACCESSED_APIS,
 };
+pub use parse::interop::{CmpRegistration, ConsentModeType, Interop, PurposeMapping};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -204,6 +205,9 @@ pub struct Policy {
     pub limits: Limits,
     /// The specially treated ids, resolved.
     pub reserved: Reserved,
+    /// The `interop` block: mapping to TCF / GPP / Consent Mode, and the
+    /// mode (following another CMP, or being one with `cmp_id`).
+    pub interop: Option<Interop>,
     /// Hex sha256 of the canonical serialization (sorted keys, no spaces).
     pub hash: String,
     /// The canonical serialization itself (what is stored and hashed).

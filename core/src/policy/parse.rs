@@ -13,6 +13,10 @@ use super::rules::{
 };
 use super::*;
 
+/// The `interop` block (its own file: it grows with the ecosystem's signals).
+#[path = "interop.rs"]
+pub(super) mod interop;
+
 impl Policy {
     /// Parses and validates a policy document (SPEC §3).
     ///
@@ -58,7 +62,7 @@ impl Policy {
 // still run. The placeholders never escape: any issue means `Err`.
 
 /// Top-level fields, in the order SPEC §3 lists them (and issues are reported).
-const POLICY_FIELDS: [&str; 13] = [
+const POLICY_FIELDS: [&str; 14] = [
     "schema",
     "policy_id",
     "revision",
@@ -72,6 +76,7 @@ const POLICY_FIELDS: [&str; 13] = [
     "endpoints",
     "regions",
     "limits",
+    "interop",
 ];
 const POLICY_REQUIRED: [&str; 8] = [
     "schema",
@@ -145,6 +150,7 @@ impl Checker {
             regions: BTreeMap::new(),
             limits: Limits::default(),
             reserved: Reserved::default(),
+            interop: None,
             hash: String::new(),
             canonical_json: String::new(),
         };
@@ -228,6 +234,10 @@ impl Checker {
         }
         if let Some(v) = doc.get("limits") {
             policy.limits = self.limits(v, "limits");
+        }
+        if let Some(v) = doc.get("interop") {
+            let purposes = purposes_known.then_some(policy.purposes.as_slice());
+            policy.interop = self.interop(v, "interop", purposes);
         }
         policy.reserved = Reserved {
             account_id: policy.category_index(ACCOUNT_ID),

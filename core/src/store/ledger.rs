@@ -22,7 +22,7 @@ pub(super) fn each_ledger_entry(
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
-         app_version, region, installation_id, prev_hash, hash FROM ledger \
+         app_version, region, installation_id, prev_hash, hash, signal_hash FROM ledger \
          WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
     )?;
     let mut rows = stmt.query(params![
@@ -48,6 +48,7 @@ pub(super) fn each_ledger_entry(
             app_version: str_at(9)?,
             region: text_at(r, 10)?,
             installation_id: str_at(11)?,
+            signal_hash: text_at(r, 14)?,
         };
         f(&c, str_at(12)?, str_at(13)?);
     }
@@ -153,8 +154,8 @@ impl Txn<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO ledger(seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
-                 app_version, region, installation_id, prev_hash, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 app_version, region, installation_id, prev_hash, hash, signal_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 e.seq,
@@ -170,7 +171,8 @@ impl Txn<'_> {
                 e.region,
                 e.installation_id,
                 e.prev_hash,
-                e.hash
+                e.hash,
+                e.signal_hash
             ])?;
         self.head = (e.seq as u64, e.hash.clone());
         Ok(e)

@@ -7,7 +7,8 @@
 //! | --- | --- | --- |
 //! | 1 | the first release | meta, decisions, purposes_seen, ledger, partitions, `events_<id>` |
 //! | 2 | upload and deletion | batches, deletions, endpoints_used |
-//! | 3 | this code | `deletions.receiptless`; the ledger head marker is always written |
+//! | 3 | 49fe4d5 | `deletions.receiptless`; the ledger head marker is always written |
+//! | 4 | this code | `ledger.signal_hash` (the sha256 of the TC/GPP string a decision came from) |
 //!
 //! Version 2 was written in two shapes (the `receiptless` column was added
 //! without a new version); both are recognised and upgrade the same way.
@@ -25,7 +26,7 @@ use rusqlite::Connection;
 use super::OpenFailure;
 
 /// The schema version this code writes. A newer file is not ours to touch.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The first version whose files always have the ledger head marker beside
 /// them (see `integrity`): such a file with ledger entries and no marker
@@ -69,6 +70,7 @@ fn step(version: i64) -> Option<&'static str> {
         }
         // The second shape of version 2 already has the column.
         2 => "ALTER TABLE deletions ADD COLUMN receiptless INTEGER NOT NULL DEFAULT 0;",
+        3 => "ALTER TABLE ledger ADD COLUMN signal_hash TEXT;",
         _ => return None,
     })
 }
@@ -284,6 +286,10 @@ mod tests {
         );
         let v3 = reference(3).unwrap();
         assert!(v3["deletions"].columns.iter().any(|c| c.0 == "receiptless"));
+        assert!(reference(4).unwrap()["ledger"]
+            .columns
+            .iter()
+            .any(|c| c.0 == "signal_hash"));
         assert!(!reference(2).unwrap()["deletions"]
             .columns
             .iter()

@@ -13,5 +13,8 @@ public abstract class WorkManager {
     public abstract Operation enqueueUniquePeriodicWork(
             String uniqueWorkName, ExistingPeriodicWorkPolicy existingPeriodicWorkPolicy, PeriodicWorkRequest periodicWork);
 
+    public abstract Operation enqueueUniqueWork(
+            String uniqueWorkName, ExistingWorkPolicy existingWorkPolicy, OneTimeWorkRequest work);
+
     public abstract Operation cancelUniqueWork(String uniqueWorkName);
 }

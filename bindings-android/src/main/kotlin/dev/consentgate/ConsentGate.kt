@@ -1,74 +1,37 @@
+// The Kotlin API: ConsentGate. It opens the core on a background thread and
+// answers fail-closed meanwhile, keeps three things on the Kotlin side (the
+// mirrored state that `allows` and `state` read, the event buffer, the held
+// events of the loading phase), and offers every call that needs the core as
+// a `suspend` function and as a `...Blocking` twin. Every rule lives in the
+// Rust core; this file converts, waits and hands over.
 package dev.consentgate
 
-import dev.consentgate.ffi.AdIdProvider
-import dev.consentgate.ffi.AgeSignal
-import dev.consentgate.ffi.AttStatus
-import dev.consentgate.ffi.Clock
-import dev.consentgate.ffi.ConsentListener
-import dev.consentgate.ffi.ConsentSource
-import dev.consentgate.ffi.ConsentState
-import dev.consentgate.ffi.DeletionListener
-import dev.consentgate.ffi.DeletionTicket
-import dev.consentgate.ffi.DeviceInfo
-import dev.consentgate.ffi.DeviceInfoProvider
-import dev.consentgate.ffi.EventInput
-import dev.consentgate.ffi.FlushReport
-import dev.consentgate.ffi.GateConfig
-import dev.consentgate.ffi.GateException
-import dev.consentgate.ffi.LedgerCheck
-import dev.consentgate.ffi.LedgerEntry
-import dev.consentgate.ffi.ConsentGate as NativeConsentGate
-import dev.consentgate.ffi.PlatformSignals
-import dev.consentgate.ffi.PurposeDecision
 import dev.consentgate.ffi.CaptureRules
-import dev.consentgate.ffi.QueueStats
-import dev.consentgate.ffi.RecordOutcome
-import dev.consentgate.ffi.UploadRequest
-import dev.consentgate.ffi.UploadResult
-import dev.consentgate.ffi.UploadTask
-import dev.consentgate.ffi.Uploader
+import dev.consentgate.ffi.ConsentListener
+import dev.consentgate.ffi.FfiConverterSequenceTypeDeletionTicket
+import dev.consentgate.ffi.FfiConverterTypeCaptureRules
+import dev.consentgate.ffi.FfiConverterTypeConsentListener
+import dev.consentgate.ffi.FfiConverterTypeConsentState
+import dev.consentgate.ffi.DeletionListener
+import dev.consentgate.ffi.EventInput
+import dev.consentgate.ffi.GateConfig
+import dev.consentgate.ffi.PurposeDecision
+import dev.consentgate.ffi.AgeSignal as N_AgeSignal
+import dev.consentgate.ffi.ConsentGate as NativeConsentGate
+import dev.consentgate.ffi.ConsentState as N_ConsentState
+import dev.consentgate.ffi.DeletionTicket as N_DeletionTicket
+import dev.consentgate.ffi.FlushReport as N_FlushReport
+import dev.consentgate.ffi.timeChanged as nativeTimeChanged
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import java.io.File
+import kotlinx.coroutines.withContext
 import java.lang.ref.WeakReference
-
-/**
- * How to open a [ConsentGate].
- *
- * @property dataDir where the database lives (Android: `Context.noBackupFilesDir`,
- *   so it is never restored onto another device).
- * @property policyJson the policy document bundled with the app.
- * @property appVersion the app's version, recorded in the ledger and in batches.
- * @property region the user's region (ISO 3166-1 alpha-2, e.g. `"KZ"`), if known.
- * @property clock a clock for tests or trusted time; `null` uses the system clock.
- *   [ConsentGate.recordEvent] stamps events with it too.
- * @property bufferWindowMs how long [ConsentGate.recordEvent] keeps events on
- *   the Kotlin side, at most, before handing them to the core in the
- *   background (sooner once 256 wait or the buffer is full, and always before
- *   anything that must see them: consent changes, queue figures, persist,
- *   flush, export, close).
- */
-class ConsentGateConfig(
-    val dataDir: File,
-    val policyJson: String,
-    val appVersion: String,
-    val region: String? = null,
-    val clock: Clock? = null,
-    val bufferWindowMs: Long = 200,
-) {
-    init {
-        require(bufferWindowMs >= 0) { "bufferWindowMs must not be negative" }
-    }
-}
-
-/**
- * One event for [ConsentGate.recordEvents].
- *
- * @property name `^[A-Za-z][A-Za-z0-9_.\-]{0,63}$`, checked by the core.
- * @property properties encoded as a JSON object (see [ConsentGate.recordEvent]).
- */
-data class Event(val name: String, val properties: Map<String, Any?> = emptyMap())
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicLong
 
 /**
  * The consent gate: nothing about the user is collected before they agree, and
@@ -76,40 +39,58 @@ data class Event(val name: String, val properties: Map<String, Any?> = emptyMap(
  * by the whole app.
  *
  * ```kotlin
- * ConsentGate.open(ConsentGateConfig(dataDir, policyJson, appVersion = "1.0.0", region = "KZ")).use { gate ->
- *     gate.allows("usage_events")                      // false: nothing granted yet
- *     gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
- *     gate.recordEvent("screen_view", mapOf("screen" to "home"))
+ * val gate = ConsentGate.open(ConsentGateConfig(dataDir, policyJson, appVersion = "1.0.0", region = "KZ"))
+ * gate.allows("usage_events")                                  // false: loading, then nothing granted yet
+ * gate.recordEvent("app_open")                                 // Held: judged once the stored decisions are known
+ * scope.launch {
+ *     gate.setConsent(mapOf("analytics" to true), ConsentSource.BANNER)   // waits for the open, then fsyncs
+ *     gate.recordEvent("screen_view", mapOf("screen" to "home"))         // Queued
  * }
  * ```
  *
- * Every rule lives in the Rust core; this class converts Kotlin types and keeps
- * three things on the Kotlin side, all fed by the core's listener: [state],
- * the set of allowed categories that [allows] reads without crossing JNA, and
- * a buffer of recorded events that crosses JNA in batches ([recordEvent]).
+ * [open] returns at once; the core opens on a background thread. Until it has
+ * loaded, [state] is [ConsentState.LOADING] and [allows] answers false for
+ * everything (fail-closed); events recorded meanwhile are held and judged
+ * against the loaded decisions (see [recordEvent]); every call that needs the
+ * core waits for the open (the `suspend` forms suspend). [openBlocking] opens
+ * on the calling thread instead, for workers and tests.
  *
- * Errors are the core's typed exceptions, subclasses of [GateException]. Calls
- * that change consent write durably to disk (fsync): call them off the main
- * thread. All methods are thread-safe.
+ * Every call that touches the disk or the network is a `suspend` function
+ * that runs on the config's dispatcher (`Dispatchers.IO` by default), with a
+ * `...Blocking` twin that runs on the calling thread. [allows], [state],
+ * [deletions], [recordEvent] and [recordEvents] never block and make no JNA
+ * call. Errors are [GateException]s. All methods are thread-safe.
  */
 class ConsentGate private constructor(
-    private val ffi: NativeConsentGate,
-    private val mirror: StateMirror,
-    private val crossing: Crossing,
+    private val windowMs: Long,
+    private val captureClock: Clock?,
+    private val dispatcherOrNull: CoroutineDispatcher?,
 ) : AutoCloseable {
+    private val mirror = StateMirror()
+    private val opening = Opening()
+    private val dispatcher: CoroutineDispatcher get() = dispatcherOrNull ?: Dispatchers.IO
 
     /**
-     * The consent state in force. Updated before [setConsent], [acceptAll],
-     * [rejectAll], [setAge] and [setPlatformSignals] return, and also when the
-     * core changes consent on its own (a decision expiring).
+     * The consent state in force: [ConsentState.LOADING] until the core has
+     * opened, then updated before [setConsent], [acceptAll], [rejectAll],
+     * [setAge], [setPlatformSignals] and [requestDeletion] return, and when
+     * the core changes consent on its own (a decision expiring).
      */
     val state: StateFlow<ConsentState> = mirror.flow.asStateFlow()
 
     /**
-     * The deletion requests made on this device, oldest first; updated when
-     * one is created, acknowledged or refused.
+     * The deletion requests made on this device, oldest first (empty while
+     * loading); updated when one is created, acknowledged or refused.
      */
     val deletions: StateFlow<List<DeletionTicket>> = mirror.deletions.asStateFlow()
+
+    /**
+     * Why the core could not be opened, once that is known; null while
+     * loading and after a successful open. The gate then stays fail-closed:
+     * [state] stays [ConsentState.LOADING], [allows] false, [recordEvent]
+     * drops, and every call that needs the core throws this exception.
+     */
+    val openError: GateException? get() = opening.error
 
     /**
      * The signals last given to [setPlatformSignals] by this object. The core
@@ -117,34 +98,31 @@ class ConsentGate private constructor(
      * GPC" at every open.
      */
     @Volatile
-    var platformSignals: PlatformSignals = PlatformSignals(AttStatus.NOT_APPLICABLE, false, false)
+    var platformSignals: PlatformSignals = PlatformSignals()
         private set
 
     /** True once [close] has been called. */
     val isClosed: Boolean get() = mirror.closed
 
     /**
-     * Applies the user's decisions, e.g. `mapOf("analytics" to true)`. Denying a
-     * purpose purges every queued record that needed it before this returns.
-     * `source` is `BANNER`, `SETTINGS` or `API`; it goes into the ledger.
+     * Waits until the core has opened and returns the loaded state.
      *
-     * @throws GateException `UnknownPurpose`, `NotWithdrawable` (a necessary
-     *   purpose), `AgeRestricted`, `GpcRestricted`, `Storage`, `Closed`.
+     * @throws GateException the open's failure ([openError]), or `Closed`.
      */
-    fun setConsent(decisions: Map<String, Boolean>, source: ConsentSource): ConsentState {
-        val list = decisions.map { (purpose, granted) -> PurposeDecision(purpose, granted) }
-        return callAfterCrossing { it.setConsent(list, source) }
+    suspend fun awaitLoaded(): ConsentState {
+        opening.await()
+        return state.value
     }
 
-    /** Grants every consent purpose the core allows to be granted. */
-    fun acceptAll(source: ConsentSource): ConsentState = callAfterCrossing { it.acceptAll(source) }
-
-    /** Denies every consent purpose and purges what they covered. */
-    fun rejectAll(source: ConsentSource): ConsentState = callAfterCrossing { it.rejectAll(source) }
+    /** [awaitLoaded] on the calling thread. */
+    fun awaitLoadedBlocking(): ConsentState {
+        opening.awaitBlocking()
+        return state.value
+    }
 
     /**
      * True when every purpose that `category` requires is granted; an unknown
-     * category, or a closed gate, is never allowed.
+     * category, a gate still loading and a closed gate are never allowed.
      *
      * This reads a Kotlin copy of the core's allowed set instead of crossing
      * JNA (tens of microseconds here). The copy is an immutable set replaced
@@ -153,10 +131,9 @@ class ConsentGate private constructor(
      * it makes itself; so once a withdrawal returns, every thread reads the
      * new set. Between a change the core makes on its own thread and its
      * listener call, the copy can lag by that one call: the core checks
-     * consent again itself when a recorded event crosses to it (and drops
-     * one captured before a withdrawal, see [recordEvent]), at every other
-     * capture ([collectDeviceInfo], [advertisingId]) and at send, so nothing
-     * is stored or sent on the strength of this answer.
+     * consent again itself when a recorded event crosses to it, at every
+     * other capture ([collectDeviceInfo], [advertisingId]) and at send, so
+     * nothing is stored or sent on the strength of this answer.
      */
     fun allows(category: String): Boolean = mirror.allowed.contains(category)
 
@@ -167,84 +144,117 @@ class ConsentGate private constructor(
      * may be strings, numbers, booleans, null, nested maps with string keys,
      * lists and arrays.
      *
-     * Without `usage_events` consent (read from the same mirrored state as
-     * [allows]) the event is dropped and counted ([QueueStats.droppedNoConsent]),
-     * and false is returned. With it, the event is stamped with the capture
-     * time (the config's clock, else the system clock) and the consent
-     * state's version, appended to a Kotlin buffer and true is returned. The
-     * buffer crosses to the core in one call on a background thread once 256
-     * events wait, once it is full, or [ConsentGateConfig.bufferWindowMs]
-     * after the first, and on the calling thread before [setConsent],
-     * [acceptAll], [rejectAll], [setAge], [setPlatformSignals],
-     * [requestDeletion], [queueStats], [persist], [flush], [nextUpload],
-     * [exportData] and [close] do anything. This call never crosses itself.
+     * The event is checked here, on the calling thread, against the core's
+     * rules (read from the core at open, `CaptureRules`; none is copied into
+     * Kotlin): the name must match the core's pattern (a letter, then up to
+     * 63 of `A-Z a-z 0-9 _ . -`), the properties must be at most
+     * `max_properties_bytes` (16 KiB) of JSON and nest at most
+     * `max_properties_depth` (8) levels. A refused event returns
+     * [RecordResult.Invalid] with the rule it breaks (the first one per gate
+     * is also logged at `WARN`, later ones at `DEBUG`, never with the
+     * payload) and counts in [invalidEvents].
      *
-     * The buffer holds at most `min(8192, max_queue_events)` events and
-     * `min(1 MiB, max_queue_bytes)` bytes (counted as the core counts them:
-     * UTF-8 of name and properties, plus 16 per event), the policy's queue
-     * bounds read once at [open]. When a new event does not fit, because
-     * events are recorded faster than the core takes them, the oldest
-     * buffered events are evicted (G8: oldest first), counted in
-     * [evictedEvents], and added to [QueueStats.evicted] at the next
-     * crossing; the caller is never slowed down and nothing is lost silently.
+     * Then, under one lock with the mirrored consent state ([allows]):
+     * - without `usage_events` the event is dropped and counted
+     *   ([QueueStats.droppedNoConsent]): [RecordResult.Dropped];
+     * - with it, the event is stamped with the capture time (the config's
+     *   clock, else the system clock) and the state's version and appended
+     *   to the Kotlin buffer: [RecordResult.Queued];
+     * - while the core is still opening, the event is held with its capture
+     *   time: [RecordResult.Held]. When the core has opened, held events are
+     *   checked by the rules above and kept only if the stored decisions —
+     *   the ones in force when they were captured — grant `usage_events`;
+     *   otherwise they are dropped and counted, so an event recorded while
+     *   loading is never kept without consent at its capture time (G3). At
+     *   most [MAX_HELD_WHILE_LOADING] events ([MAX_HELD_BYTES_WHILE_LOADING]
+     *   bytes) are held; beyond, the oldest are evicted and counted.
      *
-     * At crossing the core checks every event again: it needs consent then,
-     * and an event captured before the last withdrawal of `usage_events` is
+     * The buffer crosses to the core in one call on a background thread once
+     * 256 events wait, once it is full, or [ConsentGateConfig.bufferWindowMs]
+     * after the first, and on the calling thread before consent changes,
+     * [queueStats], [persist], [flush], [nextUpload], [exportData] and [close]
+     * do anything. It holds at most what the core's rules allow
+     * (`max_buffered_events`, `max_buffered_bytes`: the smaller of 8,192
+     * events / 1 MiB and the policy's queue bounds); when a new event does not
+     * fit, the oldest buffered events are evicted (G8), counted in
+     * [evictedEvents] and in [QueueStats.evicted] after the next crossing. At
+     * crossing the core checks every event again: it needs consent then, and
+     * an event captured before the last withdrawal of `usage_events` is
      * dropped even if consent came back since. A withdrawal also empties the
      * buffer before `setConsent` returns, so nothing recorded before it can
      * be stored or sent (G3).
      *
-     * The core validates name and properties at crossing, long after this
-     * returned: an invalid event is skipped, counted in [invalidEvents] and
-     * reported once per crossing through [ConsentGateLogging] (at `WARN`,
-     * without the payload). Use [recordEventNow] to get the typed error
-     * instead.
+     * If the core could not be opened ([openError]), events are dropped.
      *
-     * @return true when the event was queued, false when it was dropped for
-     *   lack of consent.
      * @throws IllegalArgumentException for a value JSON cannot represent
-     *   (found while encoding, on this thread).
+     *   (a `Date`, NaN, a non-string key), found while encoding.
      * @throws GateException.Closed after [close].
      */
-    fun recordEvent(name: String, properties: Map<String, Any?> = emptyMap()): Boolean =
-        crossing.record(EventJson.crossableName(name), EventJson.encode(properties))
+    fun recordEvent(name: String, properties: Map<String, Any?> = emptyMap()): RecordResult {
+        val props = EventJson.encode(properties)
+        while (true) {
+            val check = mirror.check
+            if (check != null) check.problem(name, props)?.let { return mirror.refuse(it) }
+            val size = (check?.recordOverheadBytes ?: 0) + Utf8.length(name) + props.utf8Bytes
+            val appended = mirror.capture.append(name, props, size, nowMs(), validated = check != null)
+            resultOf(appended)?.let { return it }
+        }
+    }
 
     /**
-     * [recordEvent] for many events: all are encoded first (an encoding
-     * failure queues none of them), then queued together or dropped together.
-     * A batch larger than the free room evicts the oldest buffered events
-     * first, and a batch larger than the whole buffer keeps only its newest
-     * events (the others are counted as evicted, see [recordEvent]).
-     *
-     * @return how many were queued: `events.size`, or 0 without consent.
+     * [recordEvent] for many events: all are encoded and checked first (an
+     * encoding failure throws and an invalid event returns
+     * [RecordResult.Invalid] naming its index, `events[3]: ...`, and none of
+     * them is recorded), then queued, held or dropped together. A batch
+     * larger than the free room evicts the oldest buffered events first, and
+     * a batch larger than the whole buffer keeps only its newest events (the
+     * others are counted as evicted).
      */
-    fun recordEvents(events: List<Event>): Int {
+    fun recordEvents(events: List<Event>): RecordResult {
         val n = events.size
-        val names = arrayOfNulls<String>(n)
-        val jsons = arrayOfNulls<String>(n)
-        for ((i, e) in events.withIndex()) {
-            names[i] = EventJson.crossableName(e.name)
-            jsons[i] = EventJson.encode(e.properties)
+        if (n == 0) return RecordResult.Queued
+        val names = Array(n) { events[it].name }
+        val props = Array(n) { EventJson.encode(events[it].properties) }
+        while (true) {
+            val check = mirror.check
+            if (check != null) {
+                for (i in 0 until n) check.problem(names[i], props[i])?.let { return mirror.refuse("events[$i]: $it") }
+            }
+            val overhead = check?.recordOverheadBytes ?: 0
+            val sizes = IntArray(n) { overhead + Utf8.length(names[it]) + props[it].utf8Bytes }
+            val appended = mirror.capture.appendAll(names, props, sizes, n, nowMs(), validated = check != null)
+            resultOf(appended)?.let { return it }
         }
-        @Suppress("UNCHECKED_CAST")
-        return crossing.recordAll(names as Array<String>, jsons, n)
+    }
+
+    private fun nowMs(): Long = captureClock?.let { c -> runCatching { c.nowMs() }.getOrNull() } ?: System.currentTimeMillis()
+
+    /** The result of an append, or null when it must be tried again (the core finished opening meanwhile). */
+    private fun resultOf(appended: CaptureBuffer.Appended): RecordResult? = when (appended) {
+        CaptureBuffer.Appended.RETRY -> null
+        CaptureBuffer.Appended.DROPPED -> DROPPED
+        CaptureBuffer.Appended.HELD -> RecordResult.Held
+        else -> RecordResult.Queued.also { opening.core?.crossing?.dispatch(appended) }
     }
 
     /**
      * Records one event synchronously: the buffer crosses first (so order is
      * kept), then this event crosses JNA on its own and the core's answer
      * comes back. Tens of microseconds, against a few for [recordEvent]; use
-     * it where the app wants the typed error or the sequence number.
+     * it where the app wants the core's own verdict or the sequence number.
      *
      * @return [RecordOutcome.Recorded] with the sequence number, or
      *   [RecordOutcome.Dropped] without `usage_events` consent.
-     * @throws GateException.InvalidArgument for a bad name or properties the
-     *   core refuses (too big, too deep).
+     * @throws GateException.InvalidArgument for a name or properties the core refuses.
      * @throws IllegalArgumentException for a value JSON cannot represent.
      */
-    fun recordEventNow(name: String, properties: Map<String, Any?> = emptyMap()): RecordOutcome {
-        val json = EventJson.encode(properties)
-        return callAfterCrossing { it.recordEvent(name, json) }
+    suspend fun recordEventNow(name: String, properties: Map<String, Any?> = emptyMap()): RecordOutcome =
+        io { recordEventNowBlocking(name, properties) }
+
+    /** [recordEventNow] on the calling thread. */
+    fun recordEventNowBlocking(name: String, properties: Map<String, Any?> = emptyMap()): RecordOutcome {
+        val json = EventJson.encode(properties).json
+        return Convert.outcome(core(crossFirst = true) { it.recordEvent(name, json) })
     }
 
     /**
@@ -252,123 +262,207 @@ class ConsentGate private constructor(
      * checked first: if one is invalid nothing is recorded and the
      * [GateException.InvalidArgument] names its index (`events[1]: ...`).
      */
-    fun recordEventsNow(events: List<Event>): List<RecordOutcome> {
-        val inputs = events.map { EventInput(it.name, EventJson.encode(it.properties)) }
-        return callAfterCrossing { it.recordEvents(inputs) }
+    suspend fun recordEventsNow(events: List<Event>): List<RecordOutcome> = io { recordEventsNowBlocking(events) }
+
+    /** [recordEventsNow] on the calling thread. */
+    fun recordEventsNowBlocking(events: List<Event>): List<RecordOutcome> {
+        val inputs = events.map { EventInput(it.name, EventJson.encode(it.properties).json) }
+        return core(crossFirst = true) { it.recordEvents(inputs) }.map(Convert::outcome)
     }
 
     /**
-     * Events [recordEvent] queued that the core refused as invalid when they
-     * crossed (bad name, properties too big or too deep), since [open].
+     * Events [recordEvent] and [recordEvents] refused as invalid since [open]:
+     * at once, when judged after the open (held ones), or by the core when
+     * they crossed (what the check on the calling thread cannot see).
      */
-    val invalidEvents: Long get() = crossing.invalid.get()
+    val invalidEvents: Long get() = mirror.invalid.get()
 
-    /** Events [recordEvent] queued that have not crossed to the core yet. */
+    /** Events recorded that have not crossed to the core yet (held ones included). */
     val bufferedEvents: Int get() = mirror.capture.size
 
     /**
-     * Events [recordEvent] and [recordEvents] queued and then evicted on the
-     * Kotlin side because its buffer was full (oldest first), since [open].
-     * They count in [QueueStats.evicted] once the next crossing reports them,
-     * together with what the core itself evicts beyond the policy's bounds.
+     * Events [recordEvent] and [recordEvents] queued or held and then evicted
+     * on the Kotlin side because its buffer was full (oldest first), since
+     * [open]. They count in [QueueStats.evicted] once the next crossing
+     * reports them, together with what the core itself evicts beyond the
+     * policy's bounds.
      */
     val evictedEvents: Long get() = mirror.capture.evictedTotal
 
     /**
-     * Asks `provider` for the device fields whose category is allowed, and only
-     * those; when none is allowed the provider is not called at all. An
-     * exception thrown by the provider counts as "not known" for that field.
+     * Applies the user's decisions, e.g. `mapOf("analytics" to true)`, durably
+     * (fsync). Denying a purpose purges every queued record that needed it
+     * before this returns. `source` is `BANNER`, `SETTINGS` or `API`; it goes
+     * into the ledger. Waits for the open.
+     *
+     * @throws GateException `UnknownPurpose`, `NotWithdrawable` (a necessary
+     *   purpose), `AgeRestricted`, `GpcRestricted`, `InvalidArgument` (a source
+     *   the core records itself), `Storage`, `Closed`.
      */
-    fun collectDeviceInfo(provider: DeviceInfoProvider): DeviceInfo =
-        call { it.collectDeviceInfo(GuardedDeviceInfoProvider(provider)) }
+    suspend fun setConsent(decisions: Map<String, Boolean>, source: ConsentSource): ConsentState =
+        io { setConsentBlocking(decisions, source) }
 
-    /**
-     * The advertising id, asked of `provider` only when `advertising_id` is
-     * allowed, ATT is authorized or not applicable and limit-ad-tracking is off
-     * (see [setPlatformSignals]). An all-zero id counts as absent. Returns null
-     * on a closed gate.
-     */
-    fun advertisingId(provider: AdIdProvider): String? {
-        if (mirror.closed) return null
-        return try {
-            ffi.advertisingId(GuardedAdIdProvider(provider))
-        } catch (e: IllegalStateException) {
-            if (mirror.closed) null else throw e
-        }
+    /** [setConsent] on the calling thread. */
+    fun setConsentBlocking(decisions: Map<String, Boolean>, source: ConsentSource): ConsentState {
+        val list = decisions.map { (purpose, granted) -> PurposeDecision(purpose, granted) }
+        return state(core(crossFirst = true) { it.setConsent(list, Convert.source(source)) })
     }
 
-    /** [advertisingId] with the provider as a lambda. */
-    fun advertisingId(provider: () -> String?): String? =
-        advertisingId(object : AdIdProvider {
-            override fun advertisingId(): String? = provider()
-        })
+    /** Grants every consent purpose the core allows to be granted (see [setConsent]). */
+    suspend fun acceptAll(source: ConsentSource): ConsentState = io { acceptAllBlocking(source) }
+
+    /** [acceptAll] on the calling thread. */
+    fun acceptAllBlocking(source: ConsentSource): ConsentState =
+        state(core(crossFirst = true) { it.acceptAll(Convert.source(source)) })
+
+    /** Denies every consent purpose and purges what they covered (see [setConsent]). */
+    suspend fun rejectAll(source: ConsentSource): ConsentState = io { rejectAllBlocking(source) }
+
+    /** [rejectAll] on the calling thread. */
+    fun rejectAllBlocking(source: ConsentSource): ConsentState =
+        state(core(crossFirst = true) { it.rejectAll(Convert.source(source)) })
 
     /**
      * Reports ATT, limit-ad-tracking and GPC. With GPC, sale-or-share purposes
-     * are denied and cannot be granted while the signal holds.
+     * are denied (durably, in the ledger) and cannot be granted while the
+     * signal holds.
      */
-    fun setPlatformSignals(signals: PlatformSignals): ConsentState =
-        callAfterCrossing { it.setPlatformSignals(signals) }.also { platformSignals = signals }
+    suspend fun setPlatformSignals(signals: PlatformSignals): ConsentState = io { setPlatformSignalsBlocking(signals) }
+
+    /** [setPlatformSignals] on the calling thread. */
+    fun setPlatformSignalsBlocking(signals: PlatformSignals): ConsentState =
+        state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { platformSignals = signals }
 
     /**
-     * Reports the user's age. Below the policy's minimum age without parental
-     * consent every consent purpose is denied, and granting one throws
-     * [GateException] `AgeRestricted`.
-     */
-    fun setAge(age: AgeSignal): ConsentState = callAfterCrossing { it.setAge(age) }
-
-    /**
-     * [setAge] from plain numbers; `ageYears = null` means unknown.
+     * Reports the user's age (`null`: unknown). Below the policy's minimum age
+     * without parental consent every consent purpose is denied, and granting
+     * one throws [GateException.AgeRestricted].
      *
      * @throws GateException.InvalidArgument for a negative age.
      */
-    fun setAge(ageYears: Int?, parentalConsent: Boolean = false): ConsentState {
-        return setAge(AgeSignal(ageYears, parentalConsent))
-    }
+    suspend fun setAge(ageYears: Int?, parentalConsent: Boolean = false): ConsentState =
+        io { setAgeBlocking(ageYears, parentalConsent) }
+
+    /** [setAge] on the calling thread. */
+    fun setAgeBlocking(ageYears: Int?, parentalConsent: Boolean = false): ConsentState =
+        state(core(crossFirst = true) { it.setAge(N_AgeSignal(ageYears, parentalConsent)) })
 
     /**
      * Sets (or clears, with null) the app's user id, category `account_id`:
      * kept on disk and sent only while that category is allowed.
      */
-    fun setUserId(userId: String?) = call { it.setUserId(userId) }
+    suspend fun setUserId(userId: String?) = io { setUserIdBlocking(userId) }
+
+    /** [setUserId] on the calling thread. */
+    fun setUserIdBlocking(userId: String?) = core(crossFirst = false) { it.setUserId(userId) }
 
     /**
      * Queue figures; records not yet committed count as queued. Events
      * [recordEvent] buffered cross to the core first, so they count too.
      */
-    fun queueStats(): QueueStats = callAfterCrossing { it.queueStats() }
+    suspend fun queueStats(): QueueStats = io { queueStatsBlocking() }
+
+    /** [queueStats] on the calling thread. */
+    fun queueStatsBlocking(): QueueStats = Convert.stats(core(crossFirst = true) { it.queueStats() })
 
     /**
      * Writes every buffered record to disk now (otherwise the core does it at
      * least every second, after the Kotlin buffer crossed).
      */
-    fun persist() = callAfterCrossing { it.persist() }
+    suspend fun persist() = io { persistBlocking() }
+
+    /** [persist] on the calling thread. */
+    fun persistBlocking() = core(crossFirst = true) { it.persist() }
 
     /** The retained consent ledger, oldest first. */
-    fun ledger(): List<LedgerEntry> = call { it.ledger() }
+    suspend fun ledger(): List<LedgerEntry> = io { ledgerBlocking() }
+
+    /** [ledger] on the calling thread. */
+    fun ledgerBlocking(): List<LedgerEntry> = core(crossFirst = false) { it.ledger() }.map(Convert::entry)
 
     /** Verifies the ledger's hash chain; names the first bad entry if any. */
-    fun verifyLedger(): LedgerCheck = call { it.verifyLedger() }
+    suspend fun verifyLedger(): LedgerCheck = io { verifyLedgerBlocking() }
+
+    /** [verifyLedger] on the calling thread. */
+    fun verifyLedgerBlocking(): LedgerCheck = Convert.check(core(crossFirst = false) { it.verifyLedger() })
 
     /**
-     * Sends everything that may be sent now through `uploader`, one request at
-     * a time (deletion requests first), and stops at the first backoff
-     * ([FlushReport.waitMs]). Blocking network I/O: call it off the main
-     * thread (Android: [dev.consentgate.android.FlushWorker] does).
+     * Delivers what can be delivered now through `uploader` (deletion
+     * requests first, then batches of what is still allowed), one request at
+     * a time.
+     *
+     * When the only thing in the way is a backoff (the previous failure's,
+     * which survives restarts) that ends within `maxWaitMs` of this call, it
+     * is waited out (suspending; real time) and sending goes on; so after the
+     * network comes back, one call delivers. When a request fails during this
+     * call, or the backoff ends later than that, it returns at once and
+     * [FlushReport.waitMs] says when the next try is due (WorkManager's
+     * `Result.retry()` is the usual answer). A request handed out by
+     * [nextUpload] and never completed is taken back by the core and sent
+     * again under the same id (the backend deduplicates); flushes of one gate
+     * run one at a time.
+     *
+     * @param maxWaitMs the longest backoff waited out in one call, in total.
      */
+    suspend fun flush(uploader: Uploader = HttpUploader(), maxWaitMs: Long = DEFAULT_FLUSH_WAIT_MS): FlushReport {
+        opening.await()
+        val adapter = UploaderAdapter(uploader)
+        return flushLoop(maxWaitMs, { withContext(dispatcher) { flushOnce(adapter) } }) { delay(it) }
+    }
+
+    /** [flush] on the calling thread (waits with `Thread.sleep`). */
     @JvmOverloads
-    fun flush(uploader: Uploader = HttpUploader()): FlushReport =
-        callAfterCrossing { it.flush(GuardedUploader(uploader)) }
+    fun flushBlocking(uploader: Uploader = HttpUploader(), maxWaitMs: Long = DEFAULT_FLUSH_WAIT_MS): FlushReport {
+        val adapter = UploaderAdapter(uploader)
+        return flushLoop(maxWaitMs, { flushOnce(adapter) }) { Thread.sleep(it) }
+    }
+
+    private fun flushOnce(adapter: UploaderAdapter): N_FlushReport = core(crossFirst = true) { it.flush(adapter) }
+
+    private inline fun flushLoop(maxWaitMs: Long, round: () -> N_FlushReport, pause: (Long) -> Unit): FlushReport {
+        require(maxWaitMs >= 0) { "maxWaitMs must not be negative, got $maxWaitMs" }
+        val start = System.nanoTime()
+        var total = Convert.flush(round())
+        while (true) {
+            val wait = total.waitMs ?: break
+            // A request failed just now: the way is not clear, only a retry later is.
+            if (total.retries > 0) break
+            val elapsedMs = (System.nanoTime() - start) / 1_000_000
+            if (elapsedMs + wait > maxWaitMs) break
+            pause(wait)
+            val next = Convert.flush(round())
+            total = FlushReport(
+                requests = total.requests + next.requests,
+                batchesDelivered = total.batchesDelivered + next.batchesDelivered,
+                eventsDelivered = total.eventsDelivered + next.eventsDelivered,
+                eventsRejected = total.eventsRejected + next.eventsRejected,
+                retries = total.retries + next.retries,
+                deletionsAcknowledged = total.deletionsAcknowledged + next.deletionsAcknowledged,
+                deletionsFailed = total.deletionsFailed + next.deletionsFailed,
+                waitMs = next.waitMs,
+                waitedMs = total.waitedMs + wait,
+            )
+        }
+        return total
+    }
 
     /**
      * For apps that drive uploads themselves (e.g. with an asynchronous HTTP
      * client): the next request to send, a wait, or done. Report each
-     * request's end with [completeUpload].
+     * request's end with [completeUpload]; one never reported is taken back
+     * by the next [flush] (or [nextUpload] after a restart).
      */
-    fun nextUpload(): UploadTask = callAfterCrossing { it.nextUpload() }
+    suspend fun nextUpload(): UploadTask = io { nextUploadBlocking() }
+
+    /** [nextUpload] on the calling thread. */
+    fun nextUploadBlocking(): UploadTask = Convert.task(core(crossFirst = true) { it.nextUpload() })
 
     /** Reports how the request `requestId` from [nextUpload] ended. */
-    fun completeUpload(requestId: String, result: UploadResult) = call { it.completeUpload(requestId, result) }
+    suspend fun completeUpload(requestId: String, result: UploadResult) = io { completeUploadBlocking(requestId, result) }
+
+    /** [completeUpload] on the calling thread. */
+    fun completeUploadBlocking(requestId: String, result: UploadResult) =
+        core(crossFirst = false) { it.completeUpload(requestId, Convert.uploadResult(result)) }
 
     /**
      * The user asks to be forgotten: consent is revoked, local data is wiped,
@@ -376,22 +470,64 @@ class ConsentGate private constructor(
      * delivers before anything else, retried until the backend acknowledges
      * it. `reason` goes to the backend (`user_request` when null).
      */
+    suspend fun requestDeletion(reason: String? = null): DeletionTicket = io { requestDeletionBlocking(reason) }
+
+    /** [requestDeletion] on the calling thread. */
     @JvmOverloads
-    fun requestDeletion(reason: String? = null): DeletionTicket = callAfterCrossing { it.requestDeletion(reason) }
+    fun requestDeletionBlocking(reason: String? = null): DeletionTicket =
+        Convert.ticket(core(crossFirst = true) { it.requestDeletion(reason) })
 
     /** Every deletion request made on this device, oldest first (also [deletions]). */
-    fun deletionRequests(): List<DeletionTicket> = call { it.deletionRequests() }
+    suspend fun deletionRequests(): List<DeletionTicket> = io { deletionRequestsBlocking() }
 
-    /** Everything stored locally about the user, as one JSON document. */
-    fun exportData(): String = callAfterCrossing { it.exportData() }
+    /** [deletionRequests] on the calling thread. */
+    fun deletionRequestsBlocking(): List<DeletionTicket> =
+        core(crossFirst = false) { it.deletionRequests() }.map(Convert::ticket)
+
+    /** Everything stored locally about the user, as one JSON document (the data-subject copy). */
+    suspend fun exportData(): String = io { exportDataBlocking() }
+
+    /** [exportData] on the calling thread. */
+    fun exportDataBlocking(): String = core(crossFirst = true) { it.exportData() }
 
     /** The installation id (a random UUID, rotated by a deletion request). */
-    fun installationId(): String = call { it.installationId() }
+    suspend fun installationId(): String = io { installationIdBlocking() }
+
+    /** [installationId] on the calling thread. */
+    fun installationIdBlocking(): String = core(crossFirst = false) { it.installationId() }
+
+    /**
+     * Asks `provider` for the device fields whose category is allowed, and only
+     * those; when none is allowed the provider is not called at all. A field
+     * the provider fails to read counts as not known.
+     */
+    suspend fun collectDeviceInfo(provider: DeviceInfoProvider): DeviceInfo = io { collectDeviceInfoBlocking(provider) }
+
+    /** [collectDeviceInfo] on the calling thread. */
+    fun collectDeviceInfoBlocking(provider: DeviceInfoProvider): DeviceInfo =
+        Convert.device(core(crossFirst = false) { it.collectDeviceInfo(DeviceInfoAdapter(provider)) })
+
+    /**
+     * The advertising id, asked of `provider` only when `advertising_id` is
+     * allowed, ATT is authorized or not applicable and limit-ad-tracking is off
+     * (see [setPlatformSignals]). An all-zero id counts as absent. Null on a
+     * closed gate or one that could not be opened.
+     */
+    suspend fun advertisingId(provider: AdIdProvider): String? = io { advertisingIdBlocking(provider) }
+
+    /** [advertisingId] on the calling thread. */
+    fun advertisingIdBlocking(provider: AdIdProvider): String? = try {
+        core(crossFirst = false) { it.advertisingId(AdIdAdapter(provider)) }
+    } catch (e: GateException) {
+        if (mirror.closed || opening.error != null) null else throw e
+    }
 
     /**
      * Hands the Kotlin buffer to the core, commits what is buffered there,
-     * stops the core's writer thread and frees the native object. Idempotent.
-     * Later calls throw [GateException] `Closed`; [allows] answers false.
+     * stops the core's writer thread, frees the native object and releases
+     * the data directory (another gate may open it after this returns).
+     * Idempotent. If the core is still opening, waits for it first. Later
+     * calls throw [GateException.Closed]; [allows] answers false.
      */
     override fun close() {
         synchronized(mirror) {
@@ -399,80 +535,320 @@ class ConsentGate private constructor(
             mirror.closed = true
             mirror.allowed = emptySet()
         }
-        crossing.close {
+        val core = opening.awaitSettled()
+        if (core == null) {
+            mirror.capture.take(close = true)
+            return
+        }
+        core.crossing.close {
             try {
-                ffi.shutdown()
+                core.ffi.shutdown()
+            } catch (e: Exception) {
+                ConsentGateLogging.log(LogLevel.WARN, "consentgate: final commit at close failed: ${Convert.error(e).message}")
             } finally {
-                ffi.destroy()
+                core.ffi.destroy()
             }
         }
     }
 
     /**
-     * Runs `block` on the native object, turning "already destroyed" into the
-     * core's own `Closed` error so callers handle one exception type.
+     * Waits for the open, then runs `block` on the native object (after the
+     * event buffer crossed, when `crossFirst`), turning the core's errors into
+     * [GateException]s and "already destroyed" into `Closed`.
      */
-    private inline fun <T> call(block: (NativeConsentGate) -> T): T {
+    private inline fun <T> core(crossFirst: Boolean, block: (NativeConsentGate) -> T): T {
+        val core = opening.awaitBlocking()
         if (mirror.closed) throw GateException.Closed()
         try {
-            return block(ffi)
+            if (crossFirst) core.crossing.cross()
+            return block(core.ffi)
+        } catch (e: GateException) {
+            throw e
         } catch (e: IllegalStateException) {
             if (mirror.closed) throw GateException.Closed()
             throw e
+        } catch (e: Exception) {
+            throw Convert.error(e)
         }
     }
 
-    /** [call] after the event buffer crossed to the core, for calls that must see every recorded event. */
-    private inline fun <T> callAfterCrossing(block: (NativeConsentGate) -> T): T = call {
-        crossing.cross()
-        block(it)
+    /** Waits (suspending) for the open, then runs `block` on the dispatcher. */
+    private suspend inline fun <T> io(crossinline block: () -> T): T {
+        opening.await()
+        return withContext(dispatcher) { block() }
     }
 
-    companion object {
-        /**
-         * Opens the gate for `config.dataDir`. Fails with [GateException]
-         * `InvalidPolicy` (naming the JSON path of each problem) before
-         * touching the disk when the policy is invalid.
-         */
-        @JvmStatic
-        fun open(config: ConsentGateConfig): ConsentGate {
+    private fun state(s: N_ConsentState): ConsentState = Convert.state(s)
+
+    /** Runs on the `consentgate-open` thread: opens the core and publishes its state. */
+    private fun load(source: () -> ConsentGateConfig) {
+        var ffi: NativeConsentGate? = null
+        try {
+            val config = source()
+            // While consentgate-init sets up the native library (most of a
+            // cold start), load the classes needed once the core is open.
+            preloadOpenClasses()
+            NativeInit.await()
             val ffiConfig = GateConfig(
                 dataDir = config.dataDir.path,
                 policyJson = config.policyJson,
                 region = config.region,
                 appVersion = config.appVersion,
             )
-            val clock = config.clock?.let(::GuardedClock)
-            val ffi = when (clock) {
+            // The wanted log sink first (this loads the native library), so
+            // the open's own lines reach it.
+            ConsentGateLogging.beforeOpen()
+            val opened = when (val clock = config.clock) {
                 null -> NativeConsentGate.open(ffiConfig)
-                else -> NativeConsentGate.openWithClock(ffiConfig, clock)
+                else -> NativeConsentGate.openWithClock(ffiConfig, ClockAdapter(clock))
             }
-            try {
-                // The policy's queue bounds size the capture buffer (read once).
-                val mirror = StateMirror(ffi.consentState(), ffi.deletionRequests(), ffi.captureRules())
-                val now: () -> Long = if (clock == null) System::currentTimeMillis else clock::nowMs
-                val crossing = Crossing(ffi, mirror.capture, now, config.bufferWindowMs)
-                // The core calls the listener once now, so `allows`, `state`
-                // and the capture buffer are current before `open` returns.
-                ffi.setListener(ListenerBridge(ffi, mirror))
-                ffi.setDeletionListener(DeletionBridge(ffi, mirror))
-                return ConsentGate(ffi, mirror, crossing)
-            } catch (e: Throwable) {
-                runCatching { ffi.shutdown() }
-                ffi.destroy()
-                throw e
+            ffi = opened
+            ConsentGateLogging.afterOpen()
+            val rules = opened.captureRules()
+            val check = EventCheck(rules)
+            val tickets = opened.deletionRequests().map(Convert::ticket)
+            val crossing = Crossing(opened, mirror.capture, mirror.invalid, windowMs)
+            synchronized(mirror) {
+                mirror.capture.applyRules(rules, check)
+                mirror.check = check
+                if (!mirror.closed) mirror.deletions.value = tickets
             }
+            // The core calls the listener once now, on this thread: the
+            // loaded state is published and the held events are judged
+            // against it before any call waiting for the open can run.
+            opened.setListener(ListenerBridge(opened, mirror))
+            opened.setDeletionListener(DeletionBridge(opened, mirror))
+            opening.succeed(Core(opened, crossing))
+            if (mirror.capture.size > 0) crossing.soon()
+        } catch (e: Throwable) {
+            ffi?.let { runCatching { it.shutdown() }; it.destroy() }
+            val error = openFailure(e)
+            val held = mirror.capture.failOpen()
+            ConsentGateLogging.log(
+                LogLevel.ERROR,
+                "consentgate: the gate could not be opened, it stays fail-closed ($held held event(s) let go): ${error.message}",
+            )
+            opening.fail(error)
+        }
+    }
+
+    // Named classes, not lambdas, on the path `open` runs on the caller's
+    // thread: a lambda's first call spins a class at run time, which costs
+    // a cold start more than loading a compiled one.
+
+    /** The config an app passes to [open]: known already, nothing to read. */
+    private class Given(private val config: ConsentGateConfig) : () -> ConsentGateConfig {
+        override fun invoke(): ConsentGateConfig = config
+    }
+
+    /** What the `consentgate-open` thread runs. */
+    private class OpenTask(private val gate: ConsentGate, private val source: () -> ConsentGateConfig) : Runnable {
+        override fun run() = gate.load(source)
+    }
+
+    companion object {
+        /**
+         * Most events [recordEvent] holds while the core opens; beyond, the
+         * oldest are evicted and counted. Not a rule of the core (its bounds
+         * are unknown until it has opened): a memory bound of this layer for
+         * the first few hundred milliseconds of a process, after which the
+         * core's bounds apply.
+         */
+        const val MAX_HELD_WHILE_LOADING: Int = 1_000
+
+        /** Most bytes (UTF-8 of names and properties) [recordEvent] holds while the core opens. */
+        const val MAX_HELD_BYTES_WHILE_LOADING: Long = 256L * 1024
+
+        /** The longest backoff [flush] waits out by default, in ms. */
+        const val DEFAULT_FLUSH_WAIT_MS: Long = 10_000
+
+        /**
+         * Opens the gate for `config.dataDir` and returns at once (well under
+         * a millisecond of the caller's time once the classes are loaded):
+         * the native library is loaded and the store opened on a background
+         * thread, `consentgate-open`. Until then the gate is fail-closed
+         * ([ConsentState.LOADING]); see the class comment. A failure
+         * (`InvalidPolicy` naming the JSON path, `Busy`, `Storage`) is
+         * [openError], logged at `ERROR`, and thrown by every call that needs
+         * the core.
+         */
+        @JvmStatic
+        fun open(config: ConsentGateConfig): ConsentGate =
+            openDeferred(config.bufferWindowMs, config.clock, config.dispatcher, Given(config))
+
+        /**
+         * Opens the gate on the calling thread and returns it loaded: for
+         * workers and tests. Blocks for the library load and the store's open
+         * (tens to hundreds of milliseconds on a cold start).
+         *
+         * @throws GateException `InvalidPolicy` (before touching the disk),
+         *   `Busy`, `Storage`.
+         */
+        @JvmStatic
+        fun openBlocking(config: ConsentGateConfig): ConsentGate {
+            NativeInit.start()
+            val gate = ConsentGate(config.bufferWindowMs, config.clock, config.dispatcher)
+            gate.load { config }
+            gate.opening.error?.let { throw it }
+            return gate
+        }
+
+        /**
+         * [open] with the config read on the open thread (Android: the policy
+         * asset, `noBackupFilesDir`, the package's version), so the caller's
+         * thread does no I/O. An exception from `load` is the open's failure.
+         */
+        internal fun openDeferred(
+            bufferWindowMs: Long,
+            clock: Clock?,
+            dispatcher: CoroutineDispatcher?,
+            load: () -> ConsentGateConfig,
+        ): ConsentGate {
+            require(bufferWindowMs >= 0) { "bufferWindowMs must not be negative, got $bufferWindowMs" }
+            // First, so the native set-up overlaps the class loading below
+            // and on the open thread.
+            NativeInit.start()
+            val gate = ConsentGate(bufferWindowMs, clock, dispatcher)
+            val thread = Thread(OpenTask(gate, load), "consentgate-open")
+            thread.isDaemon = true
+            thread.start()
+            return gate
+        }
+
+        /**
+         * Tells every open gate of the process that the wall clock jumped
+         * (Android: `ACTION_TIME_CHANGED`), so an expiry now due is applied at
+         * once. Loads the native library if no gate has yet.
+         */
+        @JvmStatic
+        fun timeChanged() = nativeTimeChanged()
+
+        /** What a failed append returns: one instance, no allocation. */
+        private val DROPPED = RecordResult.Dropped(DropReason.NO_CONSENT)
+
+        /** The open's failure as the API's exception. */
+        private fun openFailure(e: Throwable): GateException = when (val c = Convert.error(e)) {
+            is GateException -> c
+            else -> GateException.Internal(
+                "the core could not be opened (${c.javaClass.simpleName}: ${c.message}); " +
+                    "is libconsentgate in the app (jniLibs) or on jna.library.path?",
+            )
         }
     }
 }
 
-/** The Kotlin side of the core's consent state, shared by the gate and its listener. */
-internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>, rules: CaptureRules) {
-    val flow = MutableStateFlow(initial)
-    val deletions = MutableStateFlow(tickets)
+/**
+ * Loads and initializes the classes the open thread uses once the core has
+ * opened (conversions, the event check, the crossing, the listeners), so that
+ * class loading, a good part of a cold start, overlaps the native set-up on
+ * `consentgate-init`. Only Kotlin classes: nothing here calls the core.
+ */
+private fun preloadOpenClasses() {
+    val loader = ConsentGate::class.java.classLoader
+    val classes = listOf(
+        Core::class.java, Convert::class.java, EventCheck::class.java, Crossing::class.java,
+        ListenerBridge::class.java, DeletionBridge::class.java,
+        N_ConsentState::class.java, FfiConverterTypeConsentState::class.java,
+        CaptureRules::class.java, FfiConverterTypeCaptureRules::class.java,
+        FfiConverterSequenceTypeDeletionTicket::class.java, FfiConverterTypeConsentListener::class.java,
+        java.util.regex.Pattern::class.java,
+    )
+    for (c in classes) {
+        try {
+            Class.forName(c.name, true, loader)
+        } catch (e: LinkageError) {
+            // Only a head start: the class loads again where it is used, and fails there.
+        }
+    }
+}
+
+/** The open core: the native object and the crossing that feeds it. */
+private class Core(val ffi: NativeConsentGate, val crossing: Crossing)
+
+/**
+ * The outcome of the background open, waited for by blocking calls (a latch)
+ * and by suspending ones (continuations resumed when it settles).
+ */
+private class Opening {
+    private val latch = java.util.concurrent.CountDownLatch(1)
+    private val waiters = java.util.concurrent.ConcurrentLinkedQueue<kotlinx.coroutines.CancellableContinuation<Unit>>()
+
+    /** Set once, before the latch opens. */
+    @Volatile
+    var core: Core? = null
+        private set
+
+    /** Set once, before the latch opens. */
+    @Volatile
+    var error: GateException? = null
+        private set
+
+    fun succeed(c: Core) {
+        core = c
+        settle()
+    }
+
+    fun fail(e: GateException) {
+        error = e
+        settle()
+    }
+
+    private fun settle() {
+        latch.countDown()
+        while (true) waiters.poll()?.let { if (it.isActive) it.resumeWith(Result.success(Unit)) } ?: break
+    }
+
+    /** The core, once open; throws the open's failure. Blocks while loading. */
+    fun awaitBlocking(): Core {
+        var interrupted = false
+        while (true) {
+            try {
+                latch.await()
+                break
+            } catch (e: InterruptedException) {
+                interrupted = true
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt()
+        return result()
+    }
+
+    /** [awaitBlocking], suspending instead. */
+    suspend fun await(): Core {
+        if (latch.count > 0L) {
+            kotlinx.coroutines.suspendCancellableCoroutine { c ->
+                waiters.add(c)
+                // Settled between the check and the add: nobody will resume it.
+                if (latch.count == 0L && waiters.remove(c)) c.resumeWith(Result.success(Unit))
+            }
+        }
+        return result()
+    }
+
+    /** Waits for the open to settle, whatever the outcome: the core, or null when it failed. */
+    fun awaitSettled(): Core? = try {
+        awaitBlocking()
+    } catch (e: GateException) {
+        null
+    }
+
+    private fun result(): Core = core ?: throw (error ?: GateException.Internal("the open settled without a result"))
+}
+
+/** The Kotlin side of the core's consent state, shared by the gate and its listeners. */
+internal class StateMirror {
+    val flow = MutableStateFlow(ConsentState.LOADING)
+    val deletions = MutableStateFlow<List<DeletionTicket>>(emptyList())
 
     /** Events recorded and not yet crossed, with the consent facts they are captured under. */
-    val capture = CaptureBuffer(rules)
+    val capture = CaptureBuffer()
+
+    /** Events refused as invalid since open (at once, when judged after the open, or by the core). */
+    val invalid = AtomicLong()
+
+    /** The check with the core's rules; null until the core has opened. */
+    @Volatile
+    var check: EventCheck? = null
 
     /** Allowed category ids; an immutable set, swapped whole. Empty (fail-closed) until the core says otherwise. */
     @Volatile
@@ -481,17 +857,54 @@ internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>,
     @Volatile
     var closed = false
 
+    /** The highest version published (guarded by this object's monitor). */
+    private var published = -1L
+
+    private val warned = AtomicBoolean(false)
+
     /**
-     * Publishes `state` unless a newer one (higher `version`) is already
-     * published; callers hold the monitor of this object.
+     * Publishes `state` unless a newer one is already published; callers hold
+     * the monitor of this object. Returns what judging the held events came
+     * to when this is the first state after the open.
      */
-    fun publish(state: ConsentState) {
-        if (closed || state.version < flow.value.version) return
+    fun publish(state: ConsentState): CaptureBuffer.Judged? {
+        if (state.version < published) return null
+        published = state.version
         // The set and the buffer first: a collector reacting to the flow may call `allows`.
         val set = HashSet(state.allowedCategories)
+        val judged = capture.onState(USAGE_EVENTS in set, state.version)
+        judged?.let { invalid.addAndGet(it.invalid.toLong()) }
+        if (closed) return judged
         allowed = set
-        capture.onState(USAGE_EVENTS in set, state.version)
         flow.value = state
+        return judged
+    }
+
+    /** Counts an event refused on the calling thread and returns the result saying why. */
+    fun refuse(reason: String): RecordResult {
+        invalid.incrementAndGet()
+        val first = warned.compareAndSet(false, true)
+        ConsentGateLogging.log(
+            if (first) LogLevel.WARN else LogLevel.DEBUG,
+            "consentgate: an event was refused as invalid: $reason",
+        )
+        return RecordResult.Invalid(reason)
+    }
+
+    /** Logs what judging the held events came to (outside the lock). */
+    fun report(j: CaptureBuffer.Judged) {
+        if (j.invalid > 0) {
+            ConsentGateLogging.log(
+                LogLevel.WARN,
+                "consentgate: ${j.invalid} event(s) recorded while loading refused as invalid; first: ${j.firstInvalid}",
+            )
+        }
+        if (j.kept + j.dropped > 0) {
+            ConsentGateLogging.log(
+                LogLevel.DEBUG,
+                "consentgate: events recorded while loading: ${j.kept} kept, ${j.dropped} dropped (no consent)",
+            )
+        }
     }
 
     private companion object {
@@ -507,15 +920,16 @@ internal class StateMirror(initial: ConsentState, tickets: List<DeletionTicket>,
 private class ListenerBridge(gate: NativeConsentGate, private val mirror: StateMirror) : ConsentListener {
     private val gate = WeakReference(gate)
 
-    override fun onConsentChanged(state: ConsentState) {
+    override fun onConsentChanged(state: N_ConsentState) {
         try {
-            synchronized(mirror) {
+            val judged = synchronized(mirror) {
                 // Two threads' notifications can arrive in either order; the
                 // state read here, under the lock, is the latest committed one,
                 // so the last publication always wins with the newest state.
                 val latest = gate.get()?.let { runCatching { it.consentState() }.getOrNull() } ?: state
-                mirror.publish(latest)
+                mirror.publish(Convert.state(latest))
             }
+            judged?.let(mirror::report)
         } catch (e: Exception) {
             // Never throw into the core: it would surface as a panic there.
         }
@@ -526,62 +940,16 @@ private class ListenerBridge(gate: NativeConsentGate, private val mirror: StateM
 private class DeletionBridge(gate: NativeConsentGate, private val mirror: StateMirror) : DeletionListener {
     private val gate = WeakReference(gate)
 
-    override fun onDeletionChanged(ticket: DeletionTicket) {
+    override fun onDeletionChanged(ticket: N_DeletionTicket) {
         try {
             synchronized(mirror) {
                 if (mirror.closed) return
                 val all = gate.get()?.let { runCatching { it.deletionRequests() }.getOrNull() }
-                mirror.deletions.value = all
-                    ?: (mirror.deletions.value.filter { it.requestId != ticket.requestId } + ticket)
+                mirror.deletions.value = all?.map(Convert::ticket)
+                    ?: (mirror.deletions.value.filter { it.requestId != ticket.requestId } + Convert.ticket(ticket))
             }
         } catch (e: Exception) {
             // Never throw into the core.
         }
-    }
-}
-
-/** Uploader that never throws into the core: an exception is a network error (retried). */
-private class GuardedUploader(private val u: Uploader) : Uploader {
-    override fun send(request: UploadRequest): UploadResult = try {
-        u.send(request)
-    } catch (e: Exception) {
-        UploadResult.NetworkError("${e.javaClass.simpleName}: ${e.message}")
-    }
-}
-
-/** Host clock that never throws into the core; a failing reading falls back to the system clock. */
-private class GuardedClock(private val clock: Clock) : Clock {
-    override fun nowMs(): Long = try {
-        clock.nowMs()
-    } catch (e: Exception) {
-        System.currentTimeMillis()
-    }
-}
-
-/** Device provider that never throws into the core: a failing field is "not known". */
-private class GuardedDeviceInfoProvider(private val p: DeviceInfoProvider) : DeviceInfoProvider {
-    private inline fun field(read: () -> String?): String? = try {
-        read()
-    } catch (e: Exception) {
-        null
-    }
-
-    override fun os() = field { p.os() }
-    override fun osVersion() = field { p.osVersion() }
-    override fun model() = field { p.model() }
-    override fun manufacturer() = field { p.manufacturer() }
-    override fun locale() = field { p.locale() }
-    override fun timezone() = field { p.timezone() }
-    override fun carrier() = field { p.carrier() }
-    override fun appVersion() = field { p.appVersion() }
-    override fun screen() = field { p.screen() }
-}
-
-/** Advertising id provider that never throws into the core: a failure means "no id". */
-private class GuardedAdIdProvider(private val p: AdIdProvider) : AdIdProvider {
-    override fun advertisingId(): String? = try {
-        p.advertisingId()
-    } catch (e: Exception) {
-        null
     }
 }

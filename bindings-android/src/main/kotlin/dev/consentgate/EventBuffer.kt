@@ -1,10 +1,15 @@
+// The Kotlin side of recording: the bounded buffer recordEvent appends to
+// (CaptureBuffer), the events held while the core is still opening, and the
+// hand-over of the buffer to the core in batches (Crossing, through the
+// core's record_captured). What may be kept is decided from the core's
+// answers (the mirrored state, CaptureRules); the core checks every event
+// again when it crosses.
 package dev.consentgate
 
 import dev.consentgate.ffi.CaptureRules
 import dev.consentgate.ffi.CapturedEvent
-import dev.consentgate.ffi.GateException
-import dev.consentgate.ffi.LogLevel
 import dev.consentgate.ffi.ConsentGate as NativeConsentGate
+import java.util.ArrayDeque
 import java.util.concurrent.ScheduledThreadPoolExecutor
 import java.util.concurrent.ThreadFactory
 import java.util.concurrent.TimeUnit
@@ -13,9 +18,9 @@ import java.util.concurrent.atomic.AtomicLong
 /**
  * Events captured on the Kotlin side and not yet handed to the core, with the
  * consent facts they are captured under. Holds no reference to the native
- * object: the core's listener reaches this through [StateMirror], and a strong
- * path from the listener to the native object would keep a gate the app never
- * closes alive forever.
+ * object: the core's listener reaches this through the state mirror, and a
+ * strong path from the listener to the native object would keep a gate the
+ * app never closes alive forever.
  *
  * One lock guards everything here. Capturing reads [usageAllowed] and
  * [version] and appends under it; [onState] (called by the listener before
@@ -23,41 +28,59 @@ import java.util.concurrent.atomic.AtomicLong
  * longer allowed, empties the buffer under it. So an event is either appended
  * before a withdrawal's listener call, and then purged by it, or refused.
  *
- * Bounded by [maxEvents] events and [maxBytes] bytes, as the core's
- * `capture_rules()` says (read once at open: the smaller of the core's
- * host-buffer bounds and the policy's queue bounds), so it never holds more than the core
- * would keep. When an event does not fit, the oldest buffered ones are
- * evicted (G8: oldest first) and counted; the count reaches the core, and
- * `QueueStats.evicted`, with the next crossing. The recording thread never
- * crosses to the core itself.
+ * **While the core opens** ([Phase.LOADING]) nothing is known yet: not the
+ * stored decisions, not the rules. Events are *held* as they come, with their
+ * capture time, up to [HELD_MAX_EVENTS] events and [HELD_MAX_BYTES] bytes (the
+ * oldest evicted and counted beyond). The first state the core publishes
+ * judges them, under this lock and before any consent change can run (writes
+ * wait for the open): each is checked with the core's rules (invalid ones are
+ * counted), then kept only if that state allows `usage_events` — the stored
+ * decisions, which are the ones in force when the event was captured, since
+ * no one could change them in between (one gate per data directory) — and
+ * dropped and counted otherwise. Kept ones enter the buffer stamped with that
+ * state's version, so a withdrawal after the open purges them like any other.
  *
- * Bytes are counted as the core charges them against `max_queue_bytes`: the
- * UTF-8 length of name and properties plus the rules' per-record overhead
- * ([recordBytes]).
+ * **Once open** the buffer is bounded by [CaptureRules] (`max_buffered_events`,
+ * `max_buffered_bytes`: never more than the core would keep). When an event
+ * does not fit, the oldest buffered ones are evicted (G8: oldest first) and
+ * counted; the count reaches the core, and `QueueStats.evicted`, with the next
+ * crossing. The recording thread never crosses to the core itself.
  */
-internal class CaptureBuffer(rules: CaptureRules) {
-    /** Most events held (`max_buffered_events` of the core's rules). */
-    val maxEvents: Int = rules.maxBufferedEvents.coerceIn(1L, Int.MAX_VALUE.toLong()).toInt()
+internal class CaptureBuffer {
+    /** Where the buffer is in the gate's life. */
+    enum class Phase { LOADING, OPEN, FAILED, CLOSED }
 
-    /** Most bytes held (`max_buffered_bytes` of the core's rules). */
-    val maxBytes: Long = rules.maxBufferedBytes.coerceAtLeast(1L)
+    /**
+     * What [append] did, and what its caller must do next. `RETRY`: the core
+     * finished opening after the caller read the (absent) check, so the
+     * event was not checked; check it and append again.
+     */
+    enum class Appended { DROPPED, HELD, QUEUED, QUEUED_ARM_TIMER, QUEUED_CROSS_SOON, RETRY }
 
-    /** What the core charges a record besides the UTF-8 bytes of its name and properties. */
-    private val overhead: Int = rules.recordOverheadBytes.coerceIn(0L, 1024L).toInt()
+    /** What [take] hands to the core: events oldest first, and the host-side drop and eviction counts. */
+    class Batch(val events: List<CapturedEvent>, val dropped: Long, val evicted: Long)
 
-    /** What the core charges an event against `max_queue_bytes`. */
-    fun recordBytes(name: String, json: String?): Int = overhead + utf8Length(name) + (json?.let(::utf8Length) ?: 0)
+    /** What judging the held events came to, for the log (no payload in it). */
+    class Judged(val kept: Int, val dropped: Int, val invalid: Int, val firstInvalid: String?)
 
-    /** A background crossing is started once this many events wait. */
-    private val crossAt = minOf(CROSS_AT, maxEvents)
-    private val initialCapacity = minOf(INITIAL_CAPACITY, maxEvents)
+    private class Held(val name: String, val props: EncodedProperties, val atMs: Long, val bytes: Int)
 
     private val lock = Any()
 
-    // Everything below is guarded by `lock`. The events form a ring: `count`
-    // of them from `head`, oldest first; `sizes` holds their byte counts.
-    private var ring = arrayOfNulls<CapturedEvent>(initialCapacity)
-    private var sizes = IntArray(initialCapacity)
+    // Everything below is guarded by `lock`.
+    private var phase = Phase.LOADING
+    private val held = ArrayDeque<Held>()
+    private var heldBytes = 0L
+    private var check: EventCheck? = null
+    private var maxEvents = 1
+    private var maxBytes = 1L
+    private var crossAt = 1
+    private var initialCapacity = 1
+
+    // The events form a ring: `count` of them from `head`, oldest first;
+    // `sizes` holds their byte counts (as the core charges them).
+    private var ring = arrayOfNulls<CapturedEvent>(0)
+    private var sizes = IntArray(0)
     private var head = 0
     private var count = 0
     private var bytes = 0L
@@ -66,69 +89,115 @@ internal class CaptureBuffer(rules: CaptureRules) {
     private var evictedSinceOpen = 0L
     private var usageAllowed = false
     private var version = 0L
-    private var closed = false
     private var timerArmed = false
     private var kickQueued = false
 
-    /** Events waiting to cross. */
-    val size: Int get() = synchronized(lock) { count }
+    /** Events waiting to cross (held ones included). */
+    val size: Int get() = synchronized(lock) { count + held.size }
 
     /** Events this buffer evicted because it was full, since open. */
     val evictedTotal: Long get() = synchronized(lock) { evictedSinceOpen }
 
-    /** What the caller of [append] must do next. */
-    enum class Next { NOTHING, ARM_TIMER, CROSS_SOON }
-
-    /** What [take] hands to the core: events oldest first, and the host-side drop and eviction counts. */
-    class Batch(val events: List<CapturedEvent>, val dropped: Long, val evicted: Long)
+    /**
+     * The core's rules, known once it has opened (before its first state is
+     * published): the bounds of the buffer and the check for held events.
+     */
+    fun applyRules(rules: CaptureRules, check: EventCheck) {
+        synchronized(lock) {
+            this.check = check
+            maxEvents = rules.maxBufferedEvents.coerceIn(1L, Int.MAX_VALUE.toLong()).toInt()
+            maxBytes = rules.maxBufferedBytes.coerceAtLeast(1L)
+            crossAt = minOf(CROSS_AT, maxEvents)
+            initialCapacity = minOf(INITIAL_CAPACITY, maxEvents)
+            ring = arrayOfNulls(initialCapacity)
+            sizes = IntArray(initialCapacity)
+        }
+    }
 
     /**
-     * Appends `names[i]`/`jsons[i]` (of `sizes[i]` bytes, see [recordBytes])
-     * for `i < count`, all captured at `atMs` under the mirrored consent
-     * version, evicting the oldest events when they do not fit; or counts
-     * them as dropped when `usage_events` is not allowed. Returns null when
-     * dropped.
+     * Appends one event of `size` bytes (see [ConsentGate.recordEvent]),
+     * captured at `atMs`: held while loading, appended under the mirrored
+     * consent version when `usage_events` is allowed (evicting the oldest
+     * events when it does not fit), counted as dropped otherwise.
+     * `validated` says whether the caller checked it with the core's rules.
+     *
+     * @throws GateException.Closed after close.
      */
-    fun append(names: Array<String>, jsons: Array<String?>, sizes: IntArray, count: Int, atMs: Long): Next? {
+    fun append(name: String, props: EncodedProperties, size: Int, atMs: Long, validated: Boolean): Appended {
         synchronized(lock) {
-            if (closed) throw GateException.Closed()
+            when (phase) {
+                Phase.CLOSED -> throw GateException.Closed()
+                Phase.FAILED -> return Appended.DROPPED
+                Phase.LOADING -> {
+                    holdLocked(Held(name, props, atMs, Utf8.length(name) + props.utf8Bytes))
+                    return Appended.HELD
+                }
+                Phase.OPEN -> if (!validated) return Appended.RETRY
+            }
             if (!usageAllowed) {
-                dropped += count
-                return null
+                dropped++
+                return Appended.DROPPED
+            }
+            val evictedBefore = evicted
+            makeRoomLocked(size)
+            pushLocked(CapturedEvent(name, props.json, atMs, version), size)
+            return nextLocked(evicted != evictedBefore)
+        }
+    }
+
+    /**
+     * [append] for `n` events at once (all or none): `names[i]`, `props[i]`,
+     * `sizes[i]`. A batch larger than the whole buffer keeps its newest events.
+     */
+    fun appendAll(
+        names: Array<String>,
+        props: Array<EncodedProperties>,
+        sizes: IntArray,
+        n: Int,
+        atMs: Long,
+        validated: Boolean,
+    ): Appended {
+        synchronized(lock) {
+            when (phase) {
+                Phase.CLOSED -> throw GateException.Closed()
+                Phase.FAILED -> return Appended.DROPPED
+                Phase.LOADING -> {
+                    for (i in 0 until n) holdLocked(Held(names[i], props[i], atMs, Utf8.length(names[i]) + props[i].utf8Bytes))
+                    return Appended.HELD
+                }
+                Phase.OPEN -> if (!validated) return Appended.RETRY
+            }
+            if (!usageAllowed) {
+                dropped += n
+                return Appended.DROPPED
             }
             val evictedBefore = evicted
             // The oldest of a batch larger than the whole buffer would only be
             // evicted by its own newest events: count them without building them.
-            val first = maxOf(0, count - maxEvents)
+            val first = maxOf(0, n - maxEvents)
             evictLocked(first.toLong())
             val v = version
-            for (i in first until count) {
+            for (i in first until n) {
                 makeRoomLocked(sizes[i])
-                pushLocked(CapturedEvent(names[i], jsons[i], atMs, v), sizes[i])
+                pushLocked(CapturedEvent(names[i], props[i].json, atMs, v), sizes[i])
             }
             return nextLocked(evicted != evictedBefore)
         }
     }
 
-    /** [append] for one event, without the arrays. */
-    fun append(name: String, json: String?, size: Int, atMs: Long): Next? {
-        synchronized(lock) {
-            if (closed) throw GateException.Closed()
-            if (!usageAllowed) {
-                dropped++
-                return null
-            }
-            val evictedBefore = evicted
-            makeRoomLocked(size)
-            pushLocked(CapturedEvent(name, json, atMs, version), size)
-            return nextLocked(evicted != evictedBefore)
+    private fun holdLocked(e: Held) {
+        while (held.isNotEmpty() && (held.size >= HELD_MAX_EVENTS || heldBytes + e.bytes > HELD_MAX_BYTES)) {
+            heldBytes -= held.removeFirst().bytes
+            evictLocked(1)
         }
+        held.addLast(e)
+        heldBytes += e.bytes
     }
 
     /**
      * Evicts the oldest events until one of `size` bytes fits. An event
      * larger than [maxBytes] on its own is kept alone: the core evicts it
-     * (or refuses it as invalid) and counts it.
+     * and counts it.
      */
     private fun makeRoomLocked(size: Int) {
         while (count > 0 && (count >= maxEvents || bytes + size > maxBytes)) {
@@ -180,41 +249,91 @@ internal class CaptureBuffer(rules: CaptureRules) {
         bytes = 0
     }
 
-    private fun nextLocked(evictedNow: Boolean): Next = when {
+    private fun nextLocked(evictedNow: Boolean): Appended = when {
         // Full (evicting) or enough waiting: cross in the background, once.
-        evictedNow || count >= crossAt -> if (kickQueued) Next.NOTHING else Next.CROSS_SOON.also { kickQueued = true }
-        timerArmed -> Next.NOTHING
-        else -> Next.ARM_TIMER.also { timerArmed = true }
+        evictedNow || count >= crossAt ->
+            if (kickQueued) Appended.QUEUED else Appended.QUEUED_CROSS_SOON.also { kickQueued = true }
+        timerArmed -> Appended.QUEUED
+        else -> Appended.QUEUED_ARM_TIMER.also { timerArmed = true }
     }
 
     /**
      * The core's consent state changed (called under the mirror's lock, with
-     * versions that only go up). Without `usage_events` every buffered event
-     * is purged: each was captured under an earlier version at which it was
-     * allowed, so a withdrawal happened since, and the core would drop it
-     * at crossing anyway. The drop and eviction counts stay for the next
-     * crossing.
+     * versions that only go up). The first call after the open judges the
+     * held events (see the class comment) and returns what it did; later
+     * calls return null. Without `usage_events` every buffered event is
+     * purged: each was captured under an earlier version at which it was
+     * allowed, so a withdrawal happened since, and the core would drop it at
+     * crossing anyway. The drop and eviction counts stay for the next crossing.
      */
-    fun onState(usageAllowed: Boolean, version: Long) {
+    fun onState(usageAllowed: Boolean, version: Long): Judged? {
         synchronized(lock) {
-            if (closed) return
+            if (phase == Phase.CLOSED || phase == Phase.FAILED) return null
             this.usageAllowed = usageAllowed
             this.version = version
+            val judged = if (phase == Phase.LOADING) judgeHeldLocked() else null
             if (!usageAllowed && count > 0) resetLocked(initialCapacity)
+            return judged
+        }
+    }
+
+    private fun judgeHeldLocked(): Judged {
+        val check = checkNotNull(check) { "applyRules runs before the first state is published" }
+        phase = Phase.OPEN
+        var kept = 0
+        var refused = 0
+        var invalid = 0
+        var firstInvalid: String? = null
+        for (e in held) {
+            val problem = check.problem(e.name, e.props)
+            when {
+                problem != null -> {
+                    invalid++
+                    if (firstInvalid == null) firstInvalid = problem
+                }
+                !usageAllowed -> refused++
+                else -> {
+                    val size = check.recordOverheadBytes + e.bytes
+                    makeRoomLocked(size)
+                    pushLocked(CapturedEvent(e.name, e.props.json, e.atMs, version), size)
+                    kept++
+                }
+            }
+        }
+        held.clear()
+        heldBytes = 0
+        dropped += refused
+        return Judged(kept, refused, invalid, firstInvalid)
+    }
+
+    /** The core could not be opened: held events are let go; later ones are dropped. Returns how many were held. */
+    fun failOpen(): Int {
+        synchronized(lock) {
+            if (phase != Phase.LOADING) return 0
+            phase = Phase.FAILED
+            val n = held.size
+            held.clear()
+            heldBytes = 0
+            return n
         }
     }
 
     /**
      * Takes what is buffered and the host-side drop and eviction counts
      * (which restart from zero); `close` also refuses later captures. Null
-     * when there is nothing to hand over.
+     * when there is nothing to hand over (or while loading: held events wait
+     * for their judgement).
      */
     fun take(close: Boolean): Batch? {
         synchronized(lock) {
             timerArmed = false
             kickQueued = false
             if (close) {
-                closed = true
+                if (phase == Phase.LOADING) {
+                    held.clear()
+                    heldBytes = 0
+                }
+                phase = Phase.CLOSED
                 usageAllowed = false
             }
             if (count == 0 && dropped == 0L && evicted == 0L) return null
@@ -252,20 +371,13 @@ internal class CaptureBuffer(rules: CaptureRules) {
         /** Hand events to the core in the background once this many wait (fewer under a smaller policy bound). */
         const val CROSS_AT = 256
 
-        private const val INITIAL_CAPACITY = 64
+        /** Most events held while the core opens (see [ConsentGate.MAX_HELD_WHILE_LOADING]). */
+        const val HELD_MAX_EVENTS = ConsentGate.MAX_HELD_WHILE_LOADING
 
-        /**
-         * UTF-8 length of well-formed UTF-16 (the encoder and [EventJson.crossableName]
-         * leave no lone surrogate): a surrogate pair is 4 bytes, 2 per char.
-         */
-        private fun utf8Length(s: String): Int {
-            var n = s.length
-            for (i in 0 until s.length) {
-                val c = s[i]
-                if (c >= '\u0080') n += if (c < '\u0800' || c.isSurrogate()) 1 else 2
-            }
-            return n
-        }
+        /** Most bytes (UTF-8 of names and properties) held while the core opens. */
+        const val HELD_MAX_BYTES = ConsentGate.MAX_HELD_BYTES_WHILE_LOADING
+
+        private const val INITIAL_CAPACITY = 64
     }
 }
 
@@ -281,16 +393,13 @@ internal class CaptureBuffer(rules: CaptureRules) {
 internal class Crossing(
     private val ffi: NativeConsentGate,
     private val buffer: CaptureBuffer,
-    private val nowMs: () -> Long,
+    private val invalid: AtomicLong,
     private val windowMs: Long,
 ) {
     private val crossLock = Any()
 
     /** Guarded by [crossLock]: the native object is shut down. */
     private var nativeGone = false
-
-    /** Events the core refused as invalid when they crossed. */
-    val invalid = AtomicLong()
 
     private val task = Runnable {
         try {
@@ -300,29 +409,18 @@ internal class Crossing(
         }
     }
 
-    /** Captures one event; false when `usage_events` is not allowed (counted as dropped). */
-    fun record(name: String, json: String?): Boolean {
-        val size = buffer.recordBytes(name, json)
-        val next = buffer.append(name, json, size, nowMs()) ?: return false
-        dispatch(next)
-        return true
-    }
-
-    /** Captures `count` events at once; returns how many were accepted (`count` or 0). */
-    fun recordAll(names: Array<String>, jsons: Array<String?>, count: Int): Int {
-        if (count == 0) return 0
-        val sizes = IntArray(count) { buffer.recordBytes(names[it], jsons[it]) }
-        val next = buffer.append(names, jsons, sizes, count, nowMs()) ?: return 0
-        dispatch(next)
-        return count
-    }
-
-    private fun dispatch(next: CaptureBuffer.Next) {
+    /** Starts what [CaptureBuffer.append] asked for: nothing, a timer, or a crossing soon. */
+    fun dispatch(next: CaptureBuffer.Appended) {
         when (next) {
-            CaptureBuffer.Next.NOTHING -> {}
-            CaptureBuffer.Next.ARM_TIMER -> executor.schedule(task, windowMs, TimeUnit.MILLISECONDS)
-            CaptureBuffer.Next.CROSS_SOON -> executor.execute(task)
+            CaptureBuffer.Appended.QUEUED_ARM_TIMER -> executor.schedule(task, windowMs, TimeUnit.MILLISECONDS)
+            CaptureBuffer.Appended.QUEUED_CROSS_SOON -> executor.execute(task)
+            else -> {}
         }
+    }
+
+    /** Crosses soon in the background (events judged at open are waiting). */
+    fun soon() {
+        executor.schedule(task, windowMs, TimeUnit.MILLISECONDS)
     }
 
     /** Hands everything buffered to the core now, on this thread. */
@@ -368,10 +466,11 @@ internal class Crossing(
             )
         }
         if (report.invalid > 0) {
+            // Only what the check on the caller's thread cannot see gets here.
             invalid.addAndGet(report.invalid.toLong())
             ConsentGateLogging.log(
                 LogLevel.WARN,
-                "consentgate: ${report.invalid} invalid recorded event(s) skipped; first: ${report.firstInvalid}",
+                "consentgate: ${report.invalid} invalid recorded event(s) skipped by the core; first: ${report.firstInvalid}",
             )
         }
     }

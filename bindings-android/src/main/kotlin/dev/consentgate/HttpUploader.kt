@@ -1,8 +1,8 @@
+// The default Uploader: HttpURLConnection (OkHttp underneath on Android),
+// sending the core's requests byte for byte. It decides nothing about what
+// is sent or when; the core does.
 package dev.consentgate
 
-import dev.consentgate.ffi.UploadRequest
-import dev.consentgate.ffi.UploadResult
-import dev.consentgate.ffi.Uploader
 import java.io.IOException
 import java.io.InputStream
 import java.net.HttpURLConnection
@@ -19,7 +19,7 @@ import java.util.TimeZone
  * the gzip body, which goes out byte for byte.
  *
  * ```kotlin
- * val report = gate.flush(HttpUploader())   // blocking: call it off the main thread
+ * val report = gate.flush(HttpUploader())   // suspends; flushBlocking(HttpUploader()) blocks
  * ```
  *
  * It adds no `Cookie` header and reads no `Set-Cookie`, uses no HTTP cache

@@ -1,6 +1,5 @@
 package dev.consentgate
 
-import dev.consentgate.ffi.*
 import org.junit.After
 import org.junit.Test
 import java.time.Instant
@@ -13,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
+import kotlin.test.assertIs
 import kotlin.test.assertTrue
 
 /**
@@ -23,10 +23,10 @@ import kotlin.test.assertTrue
  */
 class BufferTest {
     private fun granted(gate: ConsentGate) = gate.also {
-        it.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+        it.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
     }
 
-    private fun queue(gate: ConsentGate): List<*> = MiniJson.parse(gate.exportData())["queue"] as List<*>
+    private fun queue(gate: ConsentGate): List<*> = MiniJson.parse(gate.exportDataBlocking())["queue"] as List<*>
 
     @After
     fun quietLogs() {
@@ -38,19 +38,19 @@ class BufferTest {
         val dir = Fixtures.tempDir()
         Fixtures.open(dir, bufferWindowMs = Fixtures.HOLD_MS).use { gate ->
             granted(gate)
-            repeat(100) { assertTrue(gate.recordEvent("buffered_marker", mapOf("i" to it))) }
+            repeat(100) { assertEquals(QUEUED, gate.recordEvent("buffered_marker", mapOf("i" to it))) }
             assertEquals(100, gate.bufferedEvents, "events crossed before anything asked for them")
 
-            gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
+            gate.setConsentBlocking(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
             assertEquals(0, gate.bufferedEvents)
-            assertEquals(0L, gate.queueStats().events, "withdrawal left buffered events queued")
+            assertEquals(0L, gate.queueStatsBlocking().events, "withdrawal left buffered events queued")
             assertEquals(emptyList<Any?>(), queue(gate))
-            gate.setConsent(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
-            gate.persist()
-            assertEquals(0L, gate.queueStats().events, "buffered events came back with consent")
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
+            gate.persistBlocking()
+            assertEquals(0L, gate.queueStatsBlocking().events, "buffered events came back with consent")
         }
         Fixtures.open(dir).use { gate ->
-            assertEquals(0L, gate.queueStats().events, "buffered events reached the store")
+            assertEquals(0L, gate.queueStatsBlocking().events, "buffered events reached the store")
             assertEquals(emptyList<Any?>(), queue(gate))
         }
     }
@@ -58,15 +58,15 @@ class BufferTest {
     @Test
     fun g3_reject_all_and_deletion_purge_buffered_events(): Unit =
         Fixtures.open(bufferWindowMs = Fixtures.HOLD_MS).use { gate ->
-            gate.acceptAll(ConsentSource.BANNER)
+            gate.acceptAllBlocking(ConsentSource.BANNER)
             repeat(10) { gate.recordEvent("tap") }
-            gate.rejectAll(ConsentSource.SETTINGS)
-            assertEquals(0L, gate.queueStats().events)
+            gate.rejectAllBlocking(ConsentSource.SETTINGS)
+            assertEquals(0L, gate.queueStatsBlocking().events)
 
-            gate.acceptAll(ConsentSource.BANNER)
+            gate.acceptAllBlocking(ConsentSource.BANNER)
             repeat(10) { gate.recordEvent("tap") }
-            gate.requestDeletion()
-            assertEquals(0L, gate.queueStats().events)
+            gate.requestDeletionBlocking()
+            assertEquals(0L, gate.queueStatsBlocking().events)
             assertEquals(emptyList<Any?>(), queue(gate))
         }
 
@@ -83,9 +83,9 @@ class BufferTest {
                     var i = 0
                     while (!stop.get()) {
                         val ok = if (i % 8 == 0) {
-                            gate.recordEvents(listOf(Event("batch", mapOf("t" to t)), Event("batch"))) == 2
+                            gate.recordEvents(listOf(Event("batch", mapOf("t" to t)), Event("batch"))) == QUEUED
                         } else {
-                            gate.recordEvent("tap", mapOf("t" to t, "i" to i))
+                            gate.recordEvent("tap", mapOf("t" to t, "i" to i)) == QUEUED
                         }
                         if (ok) queued.incrementAndGet()
                         // Leave the flipper some CPU on a two-core machine.
@@ -98,10 +98,10 @@ class BufferTest {
             val flipper = Thread {
                 try {
                     for (round in 1..ROUNDS) {
-                        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
+                        gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
                         if (round % 10 == 0) Thread.sleep(1) // let some rounds buffer more
-                        gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
-                        val left = gate.queueStats().events
+                        gate.setConsentBlocking(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
+                        val left = gate.queueStatsBlocking().events
                         if (left != 0L) failures += "round $round: $left events left after the denial returned"
                         if (failures.size > 5) break
                     }
@@ -117,15 +117,15 @@ class BufferTest {
             recorders.shutdown()
             assertEquals(emptyList(), failures)
             assertTrue(queued.get() > 0, "the recorders never got an event queued: the race was not exercised")
-            gate.persist()
-            assertEquals(0L, gate.queueStats().events)
+            gate.persistBlocking()
+            assertEquals(0L, gate.queueStatsBlocking().events)
         }
     }
 
     @Test
     fun g3_events_captured_before_a_withdrawal_never_land_after_consent_returns() {
         Fixtures.open(Fixtures.memoryDir()).use { gate ->
-            gate.setConsent(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
             val stop = AtomicBoolean(false)
             // Per event: the consent version the mirror showed after recordEvent
             // returned. The buffer stamps an event with the version current
@@ -137,7 +137,7 @@ class BufferTest {
                     var i = 0L
                     while (!stop.get()) {
                         val id = t * 1_000_000_000L + i
-                        if (gate.recordEvent("tap", mapOf("id" to id))) seenAfter[id] = gate.state.value.version
+                        if (gate.recordEvent("tap", mapOf("id" to id)) == QUEUED) seenAfter[id] = gate.state.value.version
                         if (++i % 16 == 0L) Thread.yield()
                     }
                 }
@@ -146,8 +146,8 @@ class BufferTest {
             // still be buffered, or crossing, when the next grant is in force.
             var lastDeny = 0L
             repeat(ROUNDS) {
-                lastDeny = gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS).version
-                gate.setConsent(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
+                lastDeny = gate.setConsentBlocking(mapOf("analytics" to false), source = ConsentSource.SETTINGS).version
+                gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.SETTINGS)
             }
             Thread.sleep(50)
             stop.set(true)
@@ -161,33 +161,36 @@ class BufferTest {
     }
 
     @Test
-    fun invalid_event_via_record_event_is_counted_and_logged_without_payload() {
+    fun invalid_event_via_record_event_is_refused_at_once_counted_and_logged_without_payload() {
         val lines = Collections.synchronizedList(ArrayList<Triple<LogLevel, String, String>>())
         ConsentGateLogging.forwardTo(LogLevel.DEBUG) { level, target, message -> lines += Triple(level, target, message) }
         Fixtures.open(bufferWindowMs = Fixtures.HOLD_MS).use { gate ->
             granted(gate)
             var deep: Map<String, Any?> = mapOf("leaf" to "secret-leaf-value")
             repeat(8) { deep = mapOf("n" to deep) }
-            // Fire-and-forget: queued now, refused by the core when they cross.
-            assertTrue(gate.recordEvent("9lives", mapOf("card" to "secret-card-4111")))
-            assertTrue(gate.recordEvent("fine", deep))
-            assertTrue(gate.recordEvent("valid_one"))
-            assertEquals(0L, gate.invalidEvents, "nothing crossed yet")
+            // Refused on the calling thread, with the rule, before anything is queued.
+            val badName = assertIs<RecordResult.Invalid>(gate.recordEvent("9lives", mapOf("card" to "secret-card-4111")))
+            assertTrue("event name" in badName.reason, badName.reason)
+            val tooDeep = assertIs<RecordResult.Invalid>(gate.recordEvent("fine", deep))
+            assertTrue("nested 9 levels deep; the limit is 8" in tooDeep.reason, tooDeep.reason)
+            assertEquals(2L, gate.invalidEvents, "counted at once, not when the buffer crosses")
+            assertEquals(0, gate.bufferedEvents, "an invalid event was buffered")
+            assertEquals(QUEUED, gate.recordEvent("valid_one"))
 
-            assertEquals(1L, gate.queueStats().events, "only the valid event is queued")
+            assertEquals(1L, gate.queueStatsBlocking().events, "only the valid event is queued")
             assertEquals(2L, gate.invalidEvents)
-            val warnings = lines.filter { it.first == LogLevel.WARN && "invalid" in it.third }
-            assertEquals(1, warnings.size, lines.toString())
-            assertTrue(warnings.single().second.startsWith("consentgate"), warnings.toString())
-            assertTrue("2 invalid" in warnings.single().third, warnings.toString())
+            // The first refusal is a warning, later ones are debug lines; none carries the payload.
+            val refusals = lines.filter { "invalid" in it.third }
+            assertEquals(listOf(LogLevel.WARN, LogLevel.DEBUG), refusals.map { it.first }, lines.toString())
+            assertTrue(refusals.all { it.second.startsWith("consentgate") }, refusals.toString())
             val leaked = lines.filter { l -> listOf("secret", "9lives").any { it in l.third } }
             assertEquals(emptyList(), leaked, "a payload reached the log")
 
             // The synchronous variant reports the same problem as a typed error.
-            assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("9lives") }
-            assertFailsWith<GateException.InvalidArgument> { gate.recordEventNow("fine", deep) }
+            assertFailsWith<GateException.InvalidArgument> { gate.recordEventNowBlocking("9lives") }
+            assertFailsWith<GateException.InvalidArgument> { gate.recordEventNowBlocking("fine", deep) }
             assertEquals(2L, gate.invalidEvents)
-            assertEquals(1L, gate.queueStats().events)
+            assertEquals(1L, gate.queueStatsBlocking().events)
         }
     }
 
@@ -196,11 +199,12 @@ class BufferTest {
         Fixtures.open(bufferWindowMs = Fixtures.HOLD_MS).use { gate ->
             granted(gate)
             val lone = "\uD800"
-            gate.recordEvent("before", mapOf("emoji" to "\uD83D\uDE00 ok"))
-            gate.recordEvent("bad${lone}name")
-            gate.recordEvent("bad_props", mapOf("v" to "x${lone}y"))
-            gate.recordEvent("after")
-            assertEquals(2L, gate.queueStats().events, "the batch was lost with its malformed events")
+            assertEquals(QUEUED, gate.recordEvent("before", mapOf("emoji" to "\uD83D\uDE00 ok")))
+            assertIs<RecordResult.Invalid>(gate.recordEvent("bad${lone}name"))
+            val badProps = assertIs<RecordResult.Invalid>(gate.recordEvent("bad_props", mapOf("v" to "x${lone}y")))
+            assertTrue("lone surrogate" in badProps.reason, badProps.reason)
+            assertEquals(QUEUED, gate.recordEvent("after"))
+            assertEquals(2L, gate.queueStatsBlocking().events, "the batch was lost with its malformed events")
             assertEquals(2L, gate.invalidEvents)
             val stored = queue(gate)
             assertEquals(listOf("before", "after"), stored.map { it["name"] })
@@ -212,14 +216,14 @@ class BufferTest {
         granted(gate)
         repeat(5) { gate.recordEvent("screen_view", mapOf("screen" to "home")) }
         assertEquals(5, gate.bufferedEvents)
-        val stats = gate.queueStats()
+        val stats = gate.queueStatsBlocking()
         assertEquals(0, gate.bufferedEvents, "queueStats did not cross first")
         assertEquals(5L, stats.events)
         assertTrue(stats.bytes > 0L)
         // Drops made on the Kotlin side are counted too.
-        gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
-        repeat(3) { assertFalse(gate.recordEvent("screen_view")) }
-        assertEquals(3L, gate.queueStats().droppedNoConsent)
+        gate.setConsentBlocking(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
+        repeat(3) { assertEquals(NO_CONSENT, gate.recordEvent("screen_view")) }
+        assertEquals(3L, gate.queueStatsBlocking().droppedNoConsent)
     }
 
     @Test
@@ -231,7 +235,7 @@ class BufferTest {
             assertEquals(7, gate.bufferedEvents)
         }
         Fixtures.open(dir).use { gate ->
-            assertEquals(7L, gate.queueStats().events, "events buffered at close were lost")
+            assertEquals(7L, gate.queueStatsBlocking().events, "events buffered at close were lost")
             assertEquals((0..6).map { it.toDouble() }, queue(gate).map { it["props"]["i"] })
         }
     }
@@ -250,7 +254,7 @@ class BufferTest {
             assertEquals(255, gate.bufferedEvents, "crossed before the window or the count")
             gate.recordEvent("tap")
             awaitTrue("256 waiting events did not cross") { gate.bufferedEvents == 0 }
-            assertEquals(256L, gate.queueStats().events)
+            assertEquals(256L, gate.queueStatsBlocking().events)
         }
     }
 
@@ -283,9 +287,9 @@ class BufferTest {
                 go.await()
                 repeat(perThread) { i ->
                     if (i % 10 == 0) {
-                        check(gate.recordEvents(listOf(Event("batched", mapOf("thread" to t, "i" to i)))) == 1)
+                        check(gate.recordEvents(listOf(Event("batched", mapOf("thread" to t, "i" to i)))) == QUEUED)
                     } else {
-                        check(gate.recordEvent("tap", mapOf("thread" to t, "i" to i)))
+                        check(QUEUED == gate.recordEvent("tap", mapOf("thread" to t, "i" to i)))
                     }
                 }
             }
@@ -297,9 +301,9 @@ class BufferTest {
         // buffer then evicts its oldest events rather than slowing them
         // down. Every event is either queued or counted as evicted, and the
         // core (16,000 events, under its bound of 20,000) evicts nothing.
-        val stats = gate.queueStats()
+        val stats = gate.queueStatsBlocking()
         assertEquals((threads * perThread).toLong(), stats.events + stats.evicted, "events lost silently")
-        assertEquals(gate.evictedEvents.toLong(), stats.evicted)
+        assertEquals(gate.evictedEvents, stats.evicted)
         assertEquals(0L, stats.droppedNoConsent)
         assertEquals(0L, gate.invalidEvents)
         // No event is queued twice.
@@ -315,14 +319,14 @@ class BufferTest {
             granted(gate)
             val total = 5_000
             val t0 = System.nanoTime()
-            assertEquals(total, gate.recordEvents(List(total) { Event("flood", mapOf("id" to it)) }))
+            assertEquals(QUEUED, gate.recordEvents(List(total) { Event("flood", mapOf("id" to it)) }))
             val callMs = (System.nanoTime() - t0) / 1e6
             // Counted on the calling thread, in the same step as the append.
             assertEquals((total - SMALL_QUEUE).toLong(), gate.evictedEvents)
             assertTrue(gate.bufferedEvents <= SMALL_QUEUE)
 
-            gate.persist()
-            val stats = gate.queueStats()
+            gate.persistBlocking()
+            val stats = gate.queueStatsBlocking()
             assertTrue(stats.events <= SMALL_QUEUE.toLong(), "${stats.events} events queued (call: $callMs ms)")
             assertTrue(stats.evicted > 0L)
             assertEquals(total.toLong(), stats.events + stats.evicted + stats.droppedNoConsent, "events lost silently")
@@ -339,26 +343,26 @@ class BufferTest {
         val policy = Fixtures.policyWithLimits(maxQueueEvents = SMALL_QUEUE.toLong(), maxBatchEvents = 100)
         Fixtures.open(policyJson = policy).use { gate ->
             // Drops for lack of consent count too.
-            repeat(100) { assertFalse(gate.recordEvent("before_consent")) }
+            repeat(100) { assertEquals(NO_CONSENT, gate.recordEvent("before_consent")) }
             granted(gate)
             val total = 5_000
             // A tight loop, with background crossings (at 256 events, and
             // whenever the buffer is full) racing it.
             for (i in 0 until total) {
                 if (i % 100 == 50) {
-                    assertEquals(10, gate.recordEvents(List(10) { Event("flood", mapOf("id" to i + it)) }))
+                    assertEquals(QUEUED, gate.recordEvents(List(10) { Event("flood", mapOf("id" to i + it)) }))
                 } else if (i % 100 !in 51..59) {
-                    assertTrue(gate.recordEvent("flood", mapOf("id" to i)))
+                    assertEquals(QUEUED, gate.recordEvent("flood", mapOf("id" to i)))
                 }
             }
-            gate.persist()
-            val stats = gate.queueStats()
+            gate.persistBlocking()
+            val stats = gate.queueStatsBlocking()
             val recorded = (100 + total).toLong()
             assertTrue(stats.events <= SMALL_QUEUE.toLong(), "${stats.events} events queued")
             assertTrue(stats.evicted > 0L)
             assertEquals(recorded, stats.events + stats.evicted + stats.droppedNoConsent, "events lost silently")
             assertEquals(100L, stats.droppedNoConsent)
-            assertTrue(gate.evictedEvents.toLong() <= stats.evicted)
+            assertTrue(gate.evictedEvents <= stats.evicted)
             // Whatever the buffer or the core evicted, the newest events are
             // the ones kept: an event the buffer evicts has SMALL_QUEUE newer ones.
             val ids = queue(gate).map { (it["props"]["id"] as Double).toInt() }
@@ -379,10 +383,10 @@ class BufferTest {
             val size = "wave".toByteArray(Charsets.UTF_8).size + json.toByteArray(Charsets.UTF_8).size + 16
             val fits = (maxBytes / size).toInt()
             val total = 1_000
-            assertEquals(total, gate.recordEvents(List(total) { Event("wave", props) }))
+            assertEquals(QUEUED, gate.recordEvents(List(total) { Event("wave", props) }))
             assertEquals((total - fits).toLong(), gate.evictedEvents)
 
-            val stats = gate.queueStats()
+            val stats = gate.queueStatsBlocking()
             assertEquals(fits.toLong(), stats.events)
             assertEquals((fits * size).toLong(), stats.bytes, "the buffer and the core count bytes differently")
             assertEquals((total - fits).toLong(), stats.evicted)

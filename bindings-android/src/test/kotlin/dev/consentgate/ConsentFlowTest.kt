@@ -1,6 +1,5 @@
 package dev.consentgate
 
-import dev.consentgate.ffi.*
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
@@ -29,10 +28,10 @@ class ConsentFlowTest {
         state.purposes.filter { it.kind == PurposeKind.CONSENT }
             .forEach { assertEquals(ConsentStatus.UNSET, it.status, it.id) }
 
-        assertFalse(gate.recordEvent("screen_view"), "an event was queued without consent")
+        assertEquals(NO_CONSENT, gate.recordEvent("screen_view"), "an event was queued without consent")
         assertEquals(0, gate.bufferedEvents)
-        assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEventNow("screen_view"))
-        val stats = gate.queueStats()
+        assertEquals(RecordOutcome.Dropped(DropReason.NO_CONSENT), gate.recordEventNowBlocking("screen_view"))
+        val stats = gate.queueStatsBlocking()
         assertEquals(0L, stats.events)
         assertEquals(2L, stats.droppedNoConsent, "the Kotlin-side drop and the core's both count")
     }
@@ -41,7 +40,7 @@ class ConsentFlowTest {
     fun g4_consent_round_trip_survives_reopen() {
         val dir = Fixtures.tempDir()
         Fixtures.open(dir).use { gate ->
-            val state = gate.setConsent(mapOf("analytics" to true, "advertising" to false), source = ConsentSource.BANNER)
+            val state = gate.setConsentBlocking(mapOf("analytics" to true, "advertising" to false), source = ConsentSource.BANNER)
             assertTrue(gate.allows("usage_events"))
             assertTrue(gate.allows("device_info"))
             assertFalse(gate.allows("advertising_id"))
@@ -51,11 +50,11 @@ class ConsentFlowTest {
         Fixtures.open(dir).use { gate ->
             assertTrue(gate.allows("usage_events"), "decision lost across close/open")
             assertFalse(gate.allows("advertising_id"))
-            val analytics = gate.ledger().single { it.purpose == "analytics" }
+            val analytics = gate.ledgerBlocking().single { it.purpose == "analytics" }
             assertEquals(ConsentStatus.GRANTED, analytics.status)
             assertEquals(ConsentSource.BANNER, analytics.source)
             assertEquals("1.2.3", analytics.appVersion)
-            assertTrue(gate.verifyLedger().intact)
+            assertTrue(gate.verifyLedgerBlocking().intact)
         }
     }
 
@@ -68,13 +67,13 @@ class ConsentFlowTest {
             }
             withTimeout(5_000) { gate.state.first { !it.allowedCategories.contains("usage_events") } }
 
-            gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
             // The flow holds the new state before setConsent returns...
             assertTrue("usage_events" in gate.state.value.allowedCategories)
             // ...and a collector on another thread sees it.
             withTimeout(5_000) { while (seen.lastOrNull() != true) kotlinx.coroutines.delay(5) }
 
-            gate.setConsent(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
+            gate.setConsentBlocking(mapOf("analytics" to false), source = ConsentSource.SETTINGS)
             assertFalse("usage_events" in gate.state.value.allowedCategories)
             withTimeout(5_000) { while (seen.lastOrNull() != false) kotlinx.coroutines.delay(5) }
             collector.cancel()
@@ -86,7 +85,7 @@ class ConsentFlowTest {
     fun allows_mirror_is_current_on_every_thread_once_a_change_returns(): Unit = Fixtures.open().use { gate ->
         repeat(20) { i ->
             val grant = i % 2 == 0
-            gate.setConsent(mapOf("analytics" to grant), source = ConsentSource.SETTINGS)
+            gate.setConsentBlocking(mapOf("analytics" to grant), source = ConsentSource.SETTINGS)
             var seenElsewhere: Boolean? = null
             Thread { seenElsewhere = gate.allows("usage_events") }.apply { start(); join() }
             assertEquals(grant, seenElsewhere, "round $i")
@@ -96,29 +95,29 @@ class ConsentFlowTest {
 
     @Test
     fun accept_all_then_reject_all(): Unit = Fixtures.open().use { gate ->
-        val accepted = gate.acceptAll(ConsentSource.BANNER)
+        val accepted = gate.acceptAllBlocking(ConsentSource.BANNER)
         assertFalse(accepted.needsPrompt)
         categories.forEach { assertTrue(gate.allows(it), it) }
-        gate.rejectAll(ConsentSource.SETTINGS)
+        gate.rejectAllBlocking(ConsentSource.SETTINGS)
         categories.forEach { assertFalse(gate.allows(it), it) }
         assertFalse(gate.state.value.needsPrompt, "rejecting is a decision too")
-        val sources = gate.ledger().map { it.source }.toSet()
+        val sources = gate.ledgerBlocking().map { it.source }.toSet()
         assertEquals(setOf(ConsentSource.BANNER, ConsentSource.SETTINGS), sources)
     }
 
     @Test
     fun withdrawing_a_necessary_purpose_is_a_typed_error(): Unit = Fixtures.open().use { gate ->
         val e = assertFailsWith<GateException.NotWithdrawable> {
-            gate.setConsent(mapOf("service" to false), source = ConsentSource.SETTINGS)
+            gate.setConsentBlocking(mapOf("service" to false), source = ConsentSource.SETTINGS)
         }
         assertEquals("service", e.purpose)
-        assertTrue(gate.ledger().isEmpty(), "a refused change wrote to the ledger")
+        assertTrue(gate.ledgerBlocking().isEmpty(), "a refused change wrote to the ledger")
     }
 
     @Test
     fun unknown_purpose_is_a_typed_error(): Unit = Fixtures.open().use { gate ->
         val e = assertFailsWith<GateException.UnknownPurpose> {
-            gate.setConsent(mapOf("analitycs" to true), source = ConsentSource.BANNER)
+            gate.setConsentBlocking(mapOf("analitycs" to true), source = ConsentSource.BANNER)
         }
         assertEquals("analitycs", e.purpose)
         assertFalse(gate.allows("usage_events"))
@@ -137,21 +136,21 @@ class ConsentFlowTest {
     @Test
     fun app_cannot_claim_a_source_the_core_records_itself(): Unit = Fixtures.open().use { gate ->
         assertFailsWith<GateException.InvalidArgument> {
-            gate.setConsent(mapOf("analytics" to true), source = ConsentSource.AGE_GATE)
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.AGE_GATE)
         }
     }
 
     @Test
     fun age_gate_denies_and_refuses_grants(): Unit = Fixtures.open().use { gate ->
-        gate.acceptAll(ConsentSource.BANNER)
-        val state = gate.setAge(15)
+        gate.acceptAllBlocking(ConsentSource.BANNER)
+        val state = gate.setAgeBlocking(15)
         assertTrue(state.ageRestricted)
         assertFalse(gate.allows("usage_events"))
-        val e = assertFailsWith<GateException.AgeRestricted> { gate.acceptAll(ConsentSource.BANNER) }
+        val e = assertFailsWith<GateException.AgeRestricted> { gate.acceptAllBlocking(ConsentSource.BANNER) }
         assertEquals(18, e.minAge)
-        assertFailsWith<GateException.InvalidArgument> { gate.setAge(-1) }
-        gate.setAge(15, parentalConsent = true)
-        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+        assertFailsWith<GateException.InvalidArgument> { gate.setAgeBlocking(-1) }
+        gate.setAgeBlocking(15, parentalConsent = true)
+        gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
         assertTrue(gate.allows("usage_events"))
     }
 
@@ -159,7 +158,7 @@ class ConsentFlowTest {
     fun decisions_expire_with_the_injected_clock() {
         val dir = Fixtures.tempDir()
         val clock = ManualClock()
-        Fixtures.open(dir, clock = clock).use { it.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER) }
+        Fixtures.open(dir, clock = clock).use { it.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER) }
         clock.advanceDays(366)
         Fixtures.open(dir, clock = clock).use { gate ->
             assertFalse(gate.allows("usage_events"), "a decision older than consent_ttl_days still counts")
@@ -170,15 +169,15 @@ class ConsentFlowTest {
     @Test
     fun closed_gate_fails_closed_with_a_typed_error() {
         val gate = Fixtures.open()
-        gate.acceptAll(ConsentSource.BANNER)
+        gate.acceptAllBlocking(ConsentSource.BANNER)
         gate.close()
         gate.close() // idempotent
         assertTrue(gate.isClosed)
         assertFalse(gate.allows("usage_events"))
         assertFailsWith<GateException.Closed> { gate.recordEvent("screen_view") }
-        assertFailsWith<GateException.Closed> { gate.recordEventNow("screen_view") }
-        assertFailsWith<GateException.Closed> { gate.setConsent(mapOf("analytics" to false), ConsentSource.SETTINGS) }
-        assertIs<GateException>(runCatching { gate.queueStats() }.exceptionOrNull())
-        assertEquals(null, gate.advertisingId { "38400000-8cf0-11bd-b23e-10b96e40000d" })
+        assertFailsWith<GateException.Closed> { gate.recordEventNowBlocking("screen_view") }
+        assertFailsWith<GateException.Closed> { gate.setConsentBlocking(mapOf("analytics" to false), ConsentSource.SETTINGS) }
+        assertIs<GateException>(runCatching { gate.queueStatsBlocking() }.exceptionOrNull())
+        assertEquals(null, gate.advertisingIdBlocking { "38400000-8cf0-11bd-b23e-10b96e40000d" })
     }
 }

@@ -1,6 +1,5 @@
 package dev.consentgate
 
-import dev.consentgate.ffi.*
 import org.junit.Test
 import java.util.Collections
 import java.util.concurrent.atomic.AtomicInteger
@@ -46,34 +45,34 @@ class DeviceAndAdIdTest {
     @Test
     fun g1_device_provider_is_not_called_before_consent(): Unit = Fixtures.open().use { gate ->
         val provider = RecordingProvider()
-        val info = gate.collectDeviceInfo(provider)
+        val info = gate.collectDeviceInfoBlocking(provider)
         assertEquals(emptyList(), provider.asked)
         assertEquals(DeviceInfo(null, null, null, null, null, null, null, null, null), info)
     }
 
     @Test
     fun device_provider_is_asked_only_for_allowed_fields(): Unit = Fixtures.open(policyJson = splitPolicy).use { gate ->
-        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+        gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
         val provider = RecordingProvider()
-        val info = gate.collectDeviceInfo(provider)
+        val info = gate.collectDeviceInfoBlocking(provider)
         assertEquals(setOf("os", "model", "locale"), provider.asked.toSet())
         assertEquals("Pixel 8", info.model)
         assertNull(info.carrier)
         assertNull(info.screen, "a field no category lists must never be asked")
 
-        gate.setConsent(mapOf("advertising" to true), source = ConsentSource.SETTINGS)
+        gate.setConsentBlocking(mapOf("advertising" to true), source = ConsentSource.SETTINGS)
         provider.asked.clear()
-        assertEquals("Beeline KZ", gate.collectDeviceInfo(provider).carrier)
+        assertEquals("Beeline KZ", gate.collectDeviceInfoBlocking(provider).carrier)
         assertEquals(setOf("os", "model", "locale", "carrier"), provider.asked.toSet())
     }
 
     @Test
     fun a_throwing_device_provider_leaves_the_field_unknown(): Unit = Fixtures.open().use { gate ->
-        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+        gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
         val provider = object : DeviceInfoProvider by RecordingProvider() {
             override fun carrier(): String? = throw SecurityException("no permission")
         }
-        val info = gate.collectDeviceInfo(provider)
+        val info = gate.collectDeviceInfoBlocking(provider)
         assertNull(info.carrier)
         assertEquals("Android", info.os)
     }
@@ -81,50 +80,50 @@ class DeviceAndAdIdTest {
     @Test
     fun advertising_id_needs_advertising_consent(): Unit = Fixtures.open().use { gate ->
         val provider = CountingAdIdProvider("38400000-8cf0-11bd-b23e-10b96e40000d")
-        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
-        assertNull(gate.advertisingId(provider))
+        gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
+        assertNull(gate.advertisingIdBlocking(provider))
         assertEquals(0, provider.calls.get(), "asked for the id without advertising consent")
 
-        gate.setConsent(mapOf("advertising" to true), source = ConsentSource.BANNER)
-        assertEquals("38400000-8cf0-11bd-b23e-10b96e40000d", gate.advertisingId(provider))
+        gate.setConsentBlocking(mapOf("advertising" to true), source = ConsentSource.BANNER)
+        assertEquals("38400000-8cf0-11bd-b23e-10b96e40000d", gate.advertisingIdBlocking(provider))
         assertEquals(1, provider.calls.get())
     }
 
     @Test
     fun advertising_id_honours_limit_ad_tracking_and_att(): Unit = Fixtures.open().use { gate ->
-        gate.acceptAll(ConsentSource.BANNER)
+        gate.acceptAllBlocking(ConsentSource.BANNER)
         val provider = CountingAdIdProvider("38400000-8cf0-11bd-b23e-10b96e40000d")
 
-        gate.setPlatformSignals(PlatformSignals(AttStatus.NOT_APPLICABLE, limitAdTracking = true, gpc = false))
-        assertNull(gate.advertisingId(provider))
+        gate.setPlatformSignalsBlocking(PlatformSignals(AttStatus.NOT_APPLICABLE, limitAdTracking = true, gpc = false))
+        assertNull(gate.advertisingIdBlocking(provider))
         for (att in listOf(AttStatus.NOT_DETERMINED, AttStatus.DENIED, AttStatus.RESTRICTED)) {
-            gate.setPlatformSignals(PlatformSignals(att, limitAdTracking = false, gpc = false))
-            assertNull(gate.advertisingId(provider), "ATT $att")
+            gate.setPlatformSignalsBlocking(PlatformSignals(att, limitAdTracking = false, gpc = false))
+            assertNull(gate.advertisingIdBlocking(provider), "ATT $att")
         }
         assertEquals(0, provider.calls.get(), "the provider was called although a signal forbids it")
 
-        gate.setPlatformSignals(PlatformSignals(AttStatus.AUTHORIZED, limitAdTracking = false, gpc = false))
-        assertEquals("38400000-8cf0-11bd-b23e-10b96e40000d", gate.advertisingId(provider))
+        gate.setPlatformSignalsBlocking(PlatformSignals(AttStatus.AUTHORIZED, limitAdTracking = false, gpc = false))
+        assertEquals("38400000-8cf0-11bd-b23e-10b96e40000d", gate.advertisingIdBlocking(provider))
         assertEquals(AttStatus.AUTHORIZED, gate.platformSignals.attStatus)
     }
 
     @Test
     fun an_all_zero_advertising_id_counts_as_absent(): Unit = Fixtures.open().use { gate ->
-        gate.acceptAll(ConsentSource.BANNER)
-        assertNull(gate.advertisingId { "00000000-0000-0000-0000-000000000000" })
-        assertNull(gate.advertisingId { throw IllegalStateException("Play services unavailable") })
+        gate.acceptAllBlocking(ConsentSource.BANNER)
+        assertNull(gate.advertisingIdBlocking { "00000000-0000-0000-0000-000000000000" })
+        assertNull(gate.advertisingIdBlocking { throw IllegalStateException("Play services unavailable") })
     }
 
     @Test
     fun gpc_denies_advertising_and_keeps_it_denied(): Unit = Fixtures.open().use { gate ->
-        gate.acceptAll(ConsentSource.BANNER)
+        gate.acceptAllBlocking(ConsentSource.BANNER)
         assertTrue(gate.allows("advertising_id"))
-        gate.setPlatformSignals(PlatformSignals(AttStatus.NOT_APPLICABLE, limitAdTracking = false, gpc = true))
+        gate.setPlatformSignalsBlocking(PlatformSignals(AttStatus.NOT_APPLICABLE, limitAdTracking = false, gpc = true))
         assertTrue(gate.state.value.gpc)
         assertEquals(false, gate.allows("advertising_id"))
         assertTrue(gate.allows("usage_events"), "GPC only concerns sale-or-share purposes")
         kotlin.test.assertFailsWith<GateException.GpcRestricted> {
-            gate.setConsent(mapOf("advertising" to true), source = ConsentSource.SETTINGS)
+            gate.setConsentBlocking(mapOf("advertising" to true), source = ConsentSource.SETTINGS)
         }
     }
 }

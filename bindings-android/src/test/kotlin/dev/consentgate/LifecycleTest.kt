@@ -1,6 +1,5 @@
 package dev.consentgate
 
-import dev.consentgate.ffi.*
 import org.junit.After
 import org.junit.Test
 import java.io.File
@@ -24,12 +23,12 @@ class LifecycleTest {
     @Test
     fun open_and_close_200_times_leaks_no_thread_or_file() {
         // Warm up: JNA, the cleaner thread and the coroutine machinery start once.
-        repeat(3) { Fixtures.open().use { it.acceptAll(ConsentSource.BANNER) } }
+        repeat(3) { Fixtures.open().use { it.acceptAllBlocking(ConsentSource.BANNER) } }
         val threadsBefore = nativeThreads()
         val filesBefore = openFiles()
         repeat(200) { i ->
             Fixtures.open().use { gate ->
-                if (i % 2 == 0) gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+                if (i % 2 == 0) gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
                 gate.recordEvent("opened", mapOf("i" to i))
             }
         }
@@ -44,7 +43,7 @@ class LifecycleTest {
     fun a_gate_the_app_forgets_to_close_is_freed_by_the_collector() {
         repeat(3) { Fixtures.open().close() }
         val before = nativeThreads()
-        repeat(20) { Fixtures.open().acceptAll(ConsentSource.BANNER) } // never closed
+        repeat(20) { Fixtures.open().acceptAllBlocking(ConsentSource.BANNER) } // never closed
         val deadline = System.currentTimeMillis() + 20_000
         while (nativeThreads() > before + 2 && System.currentTimeMillis() < deadline) {
             System.gc()
@@ -58,10 +57,10 @@ class LifecycleTest {
         val lines = Collections.synchronizedList(ArrayList<Triple<LogLevel, String, String>>())
         ConsentGateLogging.forwardTo(LogLevel.DEBUG) { level, target, message -> lines += Triple(level, target, message) }
         Fixtures.open().use { gate ->
-            gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
-            gate.setUserId("secret-user-7781")
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
+            gate.setUserIdBlocking("secret-user-7781")
             gate.recordEvent("purchase", mapOf("card" to "4111-1111-secret"))
-            gate.persist()
+            gate.persistBlocking()
         }
         assertTrue(lines.any { it.first == LogLevel.INFO && "opened policy" in it.third }, lines.toString())
         assertTrue(lines.all { it.second.startsWith("consentgate") })
@@ -92,10 +91,10 @@ class LifecycleTest {
     fun a_throwing_log_sink_does_not_break_the_gate() {
         ConsentGateLogging.forwardTo(LogLevel.TRACE) { _, _, _ -> throw IllegalStateException("sink down") }
         Fixtures.open().use { gate ->
-            gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
-            assertTrue(gate.recordEvent("still_works"))
-            gate.persist()
-            assertEquals(1L, gate.queueStats().events)
+            gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
+            assertEquals(QUEUED, gate.recordEvent("still_works"))
+            gate.persistBlocking()
+            assertEquals(1L, gate.queueStatsBlocking().events)
         }
     }
 }

@@ -1,6 +1,5 @@
 package dev.consentgate
 
-import dev.consentgate.ffi.*
 import java.io.File
 import java.nio.file.Files
 import java.util.concurrent.atomic.AtomicLong
@@ -43,8 +42,12 @@ object Fixtures {
             bufferWindowMs = bufferWindowMs,
         )
 
+    /**
+     * Opens a gate the way an app does (non-blocking `open`) and waits until
+     * it has loaded, so a test starts from the loaded state.
+     */
     fun open(dir: File = tempDir(), policyJson: String = policy, clock: Clock? = null, bufferWindowMs: Long = 200): ConsentGate =
-        ConsentGate.open(config(dir, policyJson, clock, bufferWindowMs))
+        ConsentGate.open(config(dir, policyJson, clock, bufferWindowMs)).also { it.awaitLoadedBlocking() }
 
     /** A window long enough that recorded events stay on the Kotlin side until something crosses them. */
     const val HOLD_MS = 600_000L
@@ -66,6 +69,12 @@ object Fixtures {
         )
     }
 }
+
+/** What `recordEvent` returns for a queued event. */
+val QUEUED: RecordResult = RecordResult.Queued
+
+/** What `recordEvent` returns without `usage_events` consent. */
+val NO_CONSENT: RecordResult = RecordResult.Dropped(DropReason.NO_CONSENT)
 
 /** A clock that moves only when told to. */
 class ManualClock(start: Long = 1_763_779_519_000L) : Clock {

@@ -6,12 +6,14 @@ package dev.consentgate.demo
 import dev.consentgate.ConsentGate
 import dev.consentgate.ConsentGateConfig
 import dev.consentgate.ConsentGateLogging
+import dev.consentgate.ConsentSource
+import dev.consentgate.DeviceInfoProvider
 import dev.consentgate.Event
-import dev.consentgate.ffi.ConsentSource
-import dev.consentgate.ffi.DeviceInfoProvider
-import dev.consentgate.ffi.GateException
-import dev.consentgate.ffi.LogLevel
-import dev.consentgate.ffi.RecordOutcome
+import dev.consentgate.GateException
+import dev.consentgate.LogLevel
+import dev.consentgate.RecordOutcome
+import dev.consentgate.RecordResult
+import kotlinx.coroutines.runBlocking
 import java.io.File
 import java.nio.file.Files
 
@@ -24,7 +26,12 @@ private fun describe(outcome: RecordOutcome): String = when (outcome) {
     is RecordOutcome.Dropped -> "dropped (${outcome.reason.name.lowercase()})"
 }
 
-private fun describe(queued: Boolean): String = if (queued) "queued" else "dropped (no consent)"
+private fun describe(result: RecordResult): String = when (result) {
+    RecordResult.Queued -> "queued"
+    RecordResult.Held -> "held until the stored decisions are known"
+    is RecordResult.Dropped -> "dropped (${result.reason.name.lowercase()})"
+    is RecordResult.Invalid -> "refused: ${result.reason}"
+}
 
 /** A device provider that says which fields the core asked for. */
 private class DemoDevice : DeviceInfoProvider {
@@ -41,7 +48,7 @@ private class DemoDevice : DeviceInfoProvider {
     override fun screen() = answer("screen", "1080x2400")
 }
 
-fun main(args: Array<String>) {
+fun main(args: Array<String>): Unit = runBlocking {
     val policyFile = File(args.firstOrNull() ?: "examples/policies/example-kz.json")
     val dataDir = Files.createTempDirectory("consentgate-demo").toFile()
     // The core's own log lines (never payloads or identifiers), shown inline.
@@ -49,9 +56,17 @@ fun main(args: Array<String>) {
 
     step("Opening a consent gate in $dataDir with ${policyFile.name}")
     val config = ConsentGateConfig(dataDir = dataDir, policyJson = policyFile.readText(), appVersion = "1.0.0", region = "KZ")
-    ConsentGate.open(config).use { gate ->
-        val state = gate.state.value
-        println("Policy ${state.policyId}, revision ${state.revision}.")
+    val t0 = System.nanoTime()
+    val gate = ConsentGate.open(config)
+    println(
+        "open returned after ${"%.2f".format((System.nanoTime() - t0) / 1e6)} ms (the first call in this JVM: " +
+            "mostly loading the API's classes); the core opens in the background.",
+    )
+    println("Loading: ${gate.state.value.isLoading}; allows(usage_events) = ${gate.allows("usage_events")} (fail-closed).")
+    println("Recording \"app_start\" right away: ${describe(gate.recordEvent("app_start"))}.")
+    gate.use {
+        val state = gate.awaitLoaded()
+        println("Loaded policy ${state.policyId}, revision ${state.revision}.")
 
         step("A fresh install allows nothing (fail-closed)")
         categories.forEach { println("  allows($it) = ${gate.allows(it)}") }
@@ -60,6 +75,10 @@ fun main(args: Array<String>) {
         val device = DemoDevice()
         gate.collectDeviceInfo(device)
         println("Device fields read before consent: ${device.asked.ifEmpty { listOf("none") }.joinToString()}.")
+        println(
+            "Dropped for lack of consent so far: ${gate.queueStats().droppedNoConsent} " +
+                "(\"app_start\", judged by the stored decisions once loaded: none; and \"app_open\").",
+        )
 
         step("The user grants analytics on the banner")
         gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
@@ -67,18 +86,21 @@ fun main(args: Array<String>) {
         println("Advertising id still blocked: allows(advertising_id) = ${gate.allows("advertising_id")}.")
 
         step("Recording events")
-        // recordEvent is fire-and-forget: a few microseconds, no JNA call. The
-        // event waits in a Kotlin buffer that crosses to the core in batches.
+        // recordEvent is fire-and-forget: a few microseconds, no JNA call. It
+        // checks the event with the core's rules at once; the event waits in
+        // a Kotlin buffer that crosses to the core in batches.
         println("\"screen_view\" with properties: ${describe(gate.recordEvent("screen_view", mapOf("screen" to "home", "tab" to 2)))}.")
-        val queuedNow = gate.recordEvents(listOf(Event("item_viewed", mapOf("id" to "a1")), Event("item_viewed", mapOf("id" to "b2"))))
-        println("Two more in one call: $queuedNow queued; ${gate.bufferedEvents} events wait on the Kotlin side.")
+        val batch = gate.recordEvents(listOf(Event("item_viewed", mapOf("id" to "a1")), Event("item_viewed", mapOf("id" to "b2"))))
+        println("Two more in one call: ${describe(batch)}; ${gate.bufferedEvents} events wait on the Kotlin side.")
+        println("A bad name: ${describe(gate.recordEvent("9 lives"))}.")
+        println("Properties of 20 KB: ${describe(gate.recordEvent("upload", mapOf("blob" to "x".repeat(20_000))))}.")
         // recordEventNow crosses at once and answers with the core's outcome
-        // (or its typed error for a bad name).
+        // (or its typed error).
         println("\"purchase\" synchronously: ${describe(gate.recordEventNow("purchase", mapOf("amount" to 4990)))}.")
         try {
             gate.recordEventNow("9 lives")
         } catch (e: GateException.InvalidArgument) {
-            println("A bad name, synchronously: ${e.detail}.")
+            println("A bad name, synchronously: ${e.message}.")
         }
         gate.collectDeviceInfo(device)
         println("Device fields read with analytics granted: ${device.asked.joinToString()}.")
@@ -106,12 +128,12 @@ fun main(args: Array<String>) {
         step("The user asks to be forgotten")
         val before = gate.installationId()
         val ticket = gate.requestDeletion("user_request")
-        println("Deletion request ${ticket.requestId}: ${ticket.status::class.simpleName?.lowercase()}, sent before anything else at the next flush.")
+        println("Deletion request ${ticket.requestId}: ${ticket.status}, sent before anything else at the next flush.")
         println("Installation id rotated: ${before != gate.installationId()}.")
 
         step("Export (the user's copy of everything stored)")
         println("${gate.exportData().length} characters of JSON.")
     }
-    println("\nClosed: buffered records committed and the core's writer thread stopped.")
+    println("\nClosed: buffered records committed, the core's writer thread stopped, the directory released.")
     dataDir.deleteRecursively()
 }

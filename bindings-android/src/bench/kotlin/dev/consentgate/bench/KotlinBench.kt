@@ -8,7 +8,8 @@ package dev.consentgate.bench
 import dev.consentgate.ConsentGate
 import dev.consentgate.ConsentGateConfig
 import dev.consentgate.Event
-import dev.consentgate.ffi.ConsentSource
+import dev.consentgate.ConsentSource
+import dev.consentgate.RecordResult
 import java.io.File
 import java.lang.management.ManagementFactory
 import java.nio.file.Files
@@ -60,7 +61,7 @@ private fun recordEvent(gate: ConsentGate, samples: LongArray): Long {
     val t0 = System.nanoTime()
     var last = t0
     for (i in samples.indices) {
-        if (gate.recordEvent("screen_view", mapOf("screen" to "home"))) queued++
+        if (gate.recordEvent("screen_view", mapOf("screen" to "home")) === RecordResult.Queued) queued++
         val now = System.nanoTime()
         samples[i] = now - last
         last = now
@@ -75,7 +76,7 @@ private fun recordEvent(gate: ConsentGate, samples: LongArray): Long {
 private fun recordEvents(gate: ConsentGate, batch: List<Event>, calls: Int): Double {
     var queued = 0L
     val t0 = System.nanoTime()
-    repeat(calls) { queued += gate.recordEvents(batch) }
+    repeat(calls) { if (gate.recordEvents(batch) === RecordResult.Queued) queued += batch.size }
     val ns = System.nanoTime() - t0
     sink += queued
     offered += queued
@@ -92,8 +93,10 @@ fun main(args: Array<String>) {
     val loadBefore = loadAverage()
     val config = ConsentGateConfig(dataDir = dir, policyJson = policy, appVersion = "bench", region = "KZ")
     val figures = LinkedHashMap<String, Double>()
-    ConsentGate.open(config).use { gate ->
-        gate.setConsent(mapOf("analytics" to true), source = ConsentSource.BANNER)
+    // Cold start first, while this JVM is idle: each child is a fresh JVM.
+    figures += coldStartFigures(File(args.getOrElse(0) { "examples/policies/example-kz.json" }))
+    ConsentGate.openBlocking(config).use { gate ->
+        gate.setConsentBlocking(mapOf("analytics" to true), source = ConsentSource.BANNER)
         check(gate.allows("usage_events"))
 
         // allows: warm-up, then five rounds; the median round.
@@ -109,7 +112,7 @@ fun main(args: Array<String>) {
         // evicted on the Kotlin side is reported beside them.
         val warm = LongArray(EVENTS_PER_ROUND)
         repeat(WARM_ROUNDS) { recordEvent(gate, warm) }
-        gate.persist()
+        gate.persistBlocking()
         val samples = LongArray(EVENT_ROUNDS * EVENTS_PER_ROUND)
         var wallNs = 0L
         val round = LongArray(EVENTS_PER_ROUND)
@@ -122,7 +125,7 @@ fun main(args: Array<String>) {
         figures["kotlin_record_event_us"] = wallNs / 1_000.0 / samples.size
         figures["kotlin_record_event_p50_us"] = percentile(samples, 0.50)
         figures["kotlin_record_event_p99_us"] = percentile(samples, 0.99)
-        gate.persist()
+        gate.persistBlocking()
         figures["kotlin_record_event_evicted_share"] = (gate.evictedEvents - evictedBefore).toDouble() / samples.size
 
         // recordEvent at a pace the pipeline sustains: bursts of 100 calls, one
@@ -145,17 +148,17 @@ fun main(args: Array<String>) {
         figures["kotlin_record_event_paced_us"] = pacedOne.average() / 1_000.0
         pacedOne.sort()
         figures["kotlin_record_event_paced_p99_us"] = percentile(pacedOne, 0.99)
-        gate.persist()
+        gate.persistBlocking()
         figures["kotlin_record_event_paced_evicted_share"] = (gate.evictedEvents - evictedBefore).toDouble() / pacedOne.size
 
         // recordEvents of 100 distinct events (properties encoded per call),
         // BATCH_CALLS calls in a row; the median of three runs.
         val batch = List(100) { Event("item_viewed", mapOf("item" to "sku-$it", "position" to it)) }
         recordEvents(gate, batch, 2 * BATCH_CALLS)
-        gate.persist()
+        gate.persistBlocking()
         evictedBefore = gate.evictedEvents
         figures["kotlin_record_events_100_us"] = List(3) { recordEvents(gate, batch, BATCH_CALLS) }.sorted()[1]
-        gate.persist()
+        gate.persistBlocking()
         figures["kotlin_record_events_100_evicted_share"] =
             (gate.evictedEvents - evictedBefore).toDouble() / (3L * BATCH_CALLS * batch.size)
 
@@ -165,7 +168,7 @@ fun main(args: Array<String>) {
         evictedBefore = gate.evictedEvents
         for (i in paced.indices) {
             val t0 = System.nanoTime()
-            sink += gate.recordEvents(batch)
+            sink += if (gate.recordEvents(batch) === RecordResult.Queued) batch.size else 0
             val t1 = System.nanoTime()
             paced[i] = t1 - t0
             LockSupport.parkNanos(1_000_000 - (t1 - t0))
@@ -174,7 +177,7 @@ fun main(args: Array<String>) {
         figures["kotlin_record_events_100_paced_us"] = paced.average() / 1_000.0
         paced.sort()
         figures["kotlin_record_events_100_paced_p99_us"] = percentile(paced, 0.99)
-        gate.persist()
+        gate.persistBlocking()
         figures["kotlin_record_events_100_paced_evicted_share"] =
             (gate.evictedEvents - evictedBefore).toDouble() / (paced.size.toLong() * batch.size)
 
@@ -184,7 +187,7 @@ fun main(args: Array<String>) {
         evictedBefore = gate.evictedEvents
         val t0 = System.nanoTime()
         repeat(2_000) { gate.recordEvents(batch) }
-        gate.queueStats() // crosses what is left
+        gate.queueStatsBlocking() // crosses what is left
         val handed = 200_000 - (gate.evictedEvents - evictedBefore)
         figures["kotlin_sustained_events_per_s"] = handed / ((System.nanoTime() - t0) / 1e9)
         offered += 200_000
@@ -193,10 +196,10 @@ fun main(args: Array<String>) {
         // Every event offered is queued, evicted (by the Kotlin buffer, or by
         // the core beyond the policy's max_queue_events of 20,000) or
         // dropped: nothing is silent.
-        gate.persist()
-        val stats = gate.queueStats()
+        gate.persistBlocking()
+        val stats = gate.queueStatsBlocking()
         check(stats.droppedNoConsent == 0L)
-        check(stats.events + stats.evicted == offered.toLong()) {
+        check(stats.events + stats.evicted == offered) {
             "${stats.events} queued + ${stats.evicted} evicted != $offered offered"
         }
         figures["kotlin_bench_recorded"] = offered.toDouble()

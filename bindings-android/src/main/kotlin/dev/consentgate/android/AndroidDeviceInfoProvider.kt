@@ -1,9 +1,11 @@
+// Device fields from the Android platform, for ConsentGate.collectDeviceInfo.
+// The core decides which fields are asked for; this only reads them.
 package dev.consentgate.android
 
 import android.content.Context
 import android.os.Build
 import android.telephony.TelephonyManager
-import dev.consentgate.ffi.DeviceInfoProvider
+import dev.consentgate.DeviceInfoProvider
 import java.util.Locale
 import java.util.TimeZone
 

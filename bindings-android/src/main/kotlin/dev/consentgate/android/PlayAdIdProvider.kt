@@ -1,18 +1,20 @@
+// The advertising id from Google Play services, for ConsentGate.advertisingId.
+// The core decides whether it may be read; this only reads it, off the main
+// thread, and reports limit-ad-tracking back as a platform signal.
 package dev.consentgate.android
 
 import android.content.Context
 import android.os.Looper
 import com.google.android.gms.ads.identifier.AdvertisingIdClient
 import dev.consentgate.ConsentGate
-import dev.consentgate.ffi.AdIdProvider
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.withContext
+import dev.consentgate.AdIdProvider
 
 /**
  * The advertising id from Google Play services. The core calls it only when
  * `advertising_id` is allowed and no platform signal forbids it; the Play
  * services call blocks, so it must not run on the main thread (use
- * [playAdvertisingId], which moves it to [Dispatchers.IO]).
+ * [playAdvertisingId], which runs it on the gate's dispatcher, `Dispatchers.IO`
+ * by default).
  *
  * When the user has turned ads personalisation off (limit-ad-tracking), the
  * id is not returned and [limitAdTracking] says so; an all-zero id (Android
@@ -38,7 +40,7 @@ class PlayAdIdProvider(context: Context) : AdIdProvider {
 }
 
 /**
- * Reads the Play services advertising id on [Dispatchers.IO] through the core's
+ * Reads the Play services advertising id on the gate's dispatcher through the core's
  * rules, and reports limit-ad-tracking to the gate when Play services says it
  * is on (the core then stops asking for the rest of the process's life;
  * signals are not persisted, so the next process start asks again).
@@ -47,11 +49,11 @@ class PlayAdIdProvider(context: Context) : AdIdProvider {
  * val adId: String? = gate.playAdvertisingId(context)
  * ```
  */
-suspend fun ConsentGate.playAdvertisingId(context: Context): String? = withContext(Dispatchers.IO) {
+suspend fun ConsentGate.playAdvertisingId(context: Context): String? {
     val provider = PlayAdIdProvider(context)
     val id = advertisingId(provider)
     if (provider.limitAdTracking == true && !platformSignals.limitAdTracking) {
         setPlatformSignals(platformSignals.copy(limitAdTracking = true))
     }
-    id
+    return id
 }

@@ -1,0 +1,4 @@
+package androidx.lifecycle;
+
+/** Stub of androidx.lifecycle.LifecycleObserver (a marker interface). */
+public interface LifecycleObserver {}

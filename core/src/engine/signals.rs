@@ -1,0 +1,288 @@
+//! The ecosystem's consent signals under the locks: the host's
+//! [`KeyValueStore`], reading another CMP's keys into decisions (ledger
+//! source `tcf` / `gpp`, the string's hash in each entry, applied through
+//! the one consent transaction so a withdrawal purges, G3), and, for a
+//! registered CMP, writing the TC/GPP strings and key set of every committed
+//! change before the call that made it returns. What the strings mean is
+//! `cmp`; this file decides when, and holds the order: the store lock is
+//! held while the host store is read or written, so keys follow decisions
+//! in the order they were committed.
+
+use std::sync::Arc;
+
+use super::{Db, Engine};
+use crate::cmp::{self, InteropMode, InteropState, KeyValueStore, SignalReport, SignalStatus};
+use crate::consent::{Change, ConsentSource, ConsentState, ConsentStatus};
+use crate::error::Result;
+use crate::policy::PurposeKind;
+
+/// Meta keys: the hash of the last TC / GPP string whose decisions were
+/// applied (the same string read again changes nothing, so a later choice
+/// in consentgate's own banner is not overridden by a string it already saw).
+const APPLIED_TCF: &str = "interop_applied_tcf";
+const APPLIED_GPP: &str = "interop_applied_gpp";
+
+/// What the engine keeps about the signals between calls (in `Db`).
+#[derive(Default)]
+pub(super) struct Signals {
+    /// The host's key-value store, once given.
+    pub kv: Option<Arc<dyn KeyValueStore>>,
+    /// Following: what the keys said last time they were read.
+    pub read: cmp::Read,
+    /// Being the CMP: the purposes granted when the keys were last
+    /// written, and what was written.
+    pub written: Option<(u64, cmp::Written)>,
+}
+
+impl Engine {
+    /// Gives the gate the app's key-value store. Following a CMP, its keys
+    /// are read now; being the CMP, the keys of the state in force are
+    /// written now.
+    pub fn set_key_value_store(&self, kv: Arc<dyn KeyValueStore>) -> Result<ConsentState> {
+        self.change(|e, db| {
+            db.interop.kv = Some(kv);
+            db.interop.written = None;
+            match e.mode() {
+                Some(InteropMode::Follow) => e.follow(db),
+                _ => e.apply(db, &[], &[]),
+            }
+        })
+    }
+
+    /// The host saw the `IABTCF_*` / `IABGPP_*` keys change: read them again.
+    pub fn interop_keys_changed(&self) -> Result<ConsentState> {
+        self.change(|e, db| match e.mode() {
+            Some(InteropMode::Follow) if db.interop.kv.is_some() => e.follow(db),
+            _ => Ok(false),
+        })
+    }
+
+    fn mode(&self) -> Option<InteropMode> {
+        self.policy.interop.as_ref().map(|i| {
+            if i.cmp.is_some() {
+                InteropMode::Cmp
+            } else {
+                InteropMode::Follow
+            }
+        })
+    }
+
+    /// Reads the keys and applies what a new, valid string decides.
+    fn follow(&self, db: &mut Db) -> Result<bool> {
+        let (Some(interop), Some(kv)) = (self.policy.interop.as_ref(), db.interop.kv.clone())
+        else {
+            return Ok(false);
+        };
+        let read = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cmp::read(interop, kv.as_ref())
+        })) {
+            Ok(r) => r,
+            Err(_) => {
+                log::warn!("consentgate: the KeyValueStore threw while read; nothing changed");
+                return Ok(false);
+            }
+        };
+        for report in [&read.tcf, &read.gpp].into_iter().flatten() {
+            if report.status == SignalStatus::Invalid {
+                log::warn!(
+                    "consentgate: a consent string was ignored: {}",
+                    report.problem.as_deref().unwrap_or("invalid")
+                );
+            }
+        }
+        let before = std::mem::replace(&mut db.interop.read, read);
+        let mut changed = false;
+        let applied = |db: &Db, key: &str| db.store.meta(key);
+        if let Some((tc, source, hash)) = db.interop.read.tc.clone() {
+            if applied(db, APPLIED_TCF)?.as_deref() != Some(hash.as_str()) {
+                let source = match source {
+                    cmp::SignalSource::Tcf => ConsentSource::Tcf,
+                    cmp::SignalSource::Gpp => ConsentSource::Gpp,
+                };
+                let changes = self.changes_to(db, cmp::decisions_from(interop, &tc), source);
+                let meta = [(APPLIED_TCF, Some(hash.clone()))];
+                match self.apply_signal(db, &changes, &meta, &hash) {
+                    Ok(c) => changed |= c,
+                    Err(e) => {
+                        db.interop.read = before;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if let Some(hash) = db.interop.read.us_opt_out.clone() {
+            if applied(db, APPLIED_GPP)?.as_deref() != Some(hash.as_str()) {
+                let denied = self
+                    .policy
+                    .purposes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.kind == PurposeKind::Consent && p.sale_or_share)
+                    .map(|(i, _)| (i, false))
+                    .collect();
+                let changes = self.changes_to(db, denied, ConsentSource::Gpp);
+                let meta = [(APPLIED_GPP, Some(hash.clone()))];
+                changed |= self.apply_signal(db, &changes, &meta, &hash)?;
+            }
+        }
+        // The report alone may have changed (a string now missing or invalid).
+        changed |= self.apply(db, &[], &[])?;
+        Ok(changed)
+    }
+
+    /// The changes that bring `wanted` purposes to their status; grants the
+    /// restrictions in force forbid (age gate, GPC) are left out: a string
+    /// never overrides them.
+    fn changes_to(
+        &self,
+        db: &Db,
+        wanted: Vec<(usize, bool)>,
+        source: ConsentSource,
+    ) -> Vec<Change> {
+        let r = self.restrictions(db);
+        let current = self.snapshot.load();
+        wanted
+            .into_iter()
+            .filter(|&(i, granted)| {
+                let p = &self.policy.purposes[i];
+                !(granted && (r.age_gate.is_some() || (r.gpc && p.sale_or_share)))
+            })
+            .filter_map(|(i, granted)| {
+                let to = if granted {
+                    ConsentStatus::Granted
+                } else {
+                    ConsentStatus::Denied
+                };
+                (current.state.purposes[i].status != to).then_some(Change {
+                    purpose: i,
+                    to,
+                    source,
+                    reason: None,
+                })
+            })
+            .collect()
+    }
+
+    /// Being the CMP: what to write for `granted` purposes at `now_ms`, when
+    /// a key-value store is connected and the keys do not already say it.
+    pub(super) fn pending_write(&self, db: &Db, granted: u64, now_ms: i64) -> Option<cmp::Written> {
+        let interop = self.policy.interop.as_ref()?;
+        interop.cmp.as_ref()?;
+        db.interop.kv.as_ref()?;
+        if db
+            .interop
+            .written
+            .as_ref()
+            .is_some_and(|(g, _)| *g == granted)
+        {
+            return None;
+        }
+        let tc = cmp::tc_string_for(interop, granted, now_ms)?;
+        cmp::written(interop, &tc)
+    }
+
+    /// Writes `w` to the host's store (after the commit, before the call
+    /// returns) and remembers it.
+    pub(super) fn push_write(&self, db: &mut Db, granted: u64, w: cmp::Written) {
+        if let Some(kv) = db.interop.kv.clone() {
+            let own_gpp = self.policy.interop.as_ref().is_some_and(|i| i.gpp);
+            let writes = cmp::key_writes(&w.keys, own_gpp);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kv.write(writes))).is_err()
+            {
+                log::warn!("consentgate: the KeyValueStore threw while written; will write again");
+                return;
+            }
+        }
+        db.interop.written = Some((granted, w));
+    }
+
+    /// The interop view for a state about to be published.
+    pub(super) fn interop_view(
+        &self,
+        db: &Db,
+        granted: u64,
+        state: &ConsentState,
+        pending: Option<&cmp::Written>,
+    ) -> Option<InteropState> {
+        let interop = self.policy.interop.as_ref()?;
+        let mode = self.mode()?;
+        let decided: Vec<bool> = state
+            .purposes
+            .iter()
+            .map(|p| p.status != ConsentStatus::Unset && p.decided_at_ms.is_some())
+            .collect();
+        let connected = db.interop.kv.is_some();
+        // Google reads the TC string in force: the other CMP's (following)
+        // or the one written for these decisions (being the CMP).
+        let own = match mode {
+            InteropMode::Cmp => cmp::tc_string_for(interop, granted, 0),
+            InteropMode::Follow => None,
+        };
+        let (following, tcf, gpp) = match mode {
+            InteropMode::Follow => {
+                let tc = db.interop.read.tc.as_ref().map(|(tc, _, _)| tc);
+                let bare = || SignalReport::bare(SignalStatus::NotConnected);
+                let tcf = db
+                    .interop
+                    .read
+                    .tcf
+                    .clone()
+                    .filter(|_| connected)
+                    .unwrap_or_else(bare);
+                let gpp = interop.gpp.then(|| {
+                    db.interop
+                        .read
+                        .gpp
+                        .clone()
+                        .filter(|_| connected)
+                        .unwrap_or_else(bare)
+                });
+                (Some(tc), tcf, gpp)
+            }
+            InteropMode::Cmp => {
+                let w = pending.or(db.interop.written.as_ref().map(|(_, w)| w));
+                let report = |s: Option<&String>| match s {
+                    Some(s) => SignalReport {
+                        status: SignalStatus::Written,
+                        string: Some(s.clone()),
+                        string_hash: Some(cmp::string_hash(s)),
+                        problem: None,
+                    },
+                    None => SignalReport::bare(SignalStatus::NotConnected),
+                };
+                let tcf = report(w.map(|w| &w.tc_string));
+                let gpp = interop
+                    .gpp
+                    .then(|| report(w.and_then(|w| w.gpp_string.as_ref())));
+                (Some(own.as_ref()), tcf, gpp)
+            }
+        };
+        Some(InteropState {
+            mode,
+            consent_mode: cmp::consent_mode(interop, granted, following),
+            can_request_ads: cmp::can_request_ads(interop, granted, following),
+            privacy_options_required: cmp::privacy_options_required(&self.policy, &decided),
+            tcf,
+            gpp,
+        })
+    }
+
+    /// The interop view in force (`None` without an `interop` block).
+    pub fn interop_state(&self) -> Option<InteropState> {
+        self.snapshot.load().state.interop.clone()
+    }
+
+    /// Being the CMP: the key set the host's store holds now (empty when
+    /// nothing was written yet, or when following).
+    pub fn written_keys(&self) -> Vec<cmp::KeyWrite> {
+        super::lock(&self.db)
+            .interop
+            .written
+            .as_ref()
+            .map(|(_, w)| cmp::key_writes(&w.keys, false))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| !matches!(k, cmp::KeyWrite::Remove { .. }))
+            .collect()
+    }
+}
