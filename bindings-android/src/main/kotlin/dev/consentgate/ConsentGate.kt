@@ -838,7 +838,7 @@ private class Opening {
 /** The Kotlin side of the core's consent state, shared by the gate and its listeners. */
 internal class StateMirror {
     val flow = MutableStateFlow(ConsentState.LOADING)
-    val deletions = MutableStateFlow<List<DeletionTicket>>(emptyList())
+    val deletions = MutableStateFlow<List<DeletionTicket>>(java.util.Collections.emptyList()) // see ConsentState.LOADING
 
     /** Events recorded and not yet crossed, with the consent facts they are captured under. */
     val capture = CaptureBuffer()
@@ -852,7 +852,7 @@ internal class StateMirror {
 
     /** Allowed category ids; an immutable set, swapped whole. Empty (fail-closed) until the core says otherwise. */
     @Volatile
-    var allowed: Set<String> = emptySet()
+    var allowed: Set<String> = java.util.Collections.emptySet() // see ConsentState.LOADING
 
     @Volatile
     var closed = false

@@ -233,6 +233,11 @@ data class ConsentState(
     fun allows(category: String): Boolean = category in allowedCategories
 
     companion object {
+        // java.util's empty lists, not Kotlin's emptyList(): `open` builds this
+        // on the caller's thread, and the first emptyList() of a process loads
+        // kotlin-stdlib's whole CollectionsKt facade (~15 ms of CPU on a cold
+        // JVM here), which the open thread then loads instead, in parallel.
+
         /** The state before the core has loaded: nothing allowed, no prompt yet. */
         @JvmField
         val LOADING: ConsentState = ConsentState(
@@ -240,9 +245,9 @@ data class ConsentState(
             policyId = "",
             revision = 0,
             needsPrompt = false,
-            promptReasons = emptyList(),
-            purposes = emptyList(),
-            allowedCategories = emptyList(),
+            promptReasons = java.util.Collections.emptyList(),
+            purposes = java.util.Collections.emptyList(),
+            allowedCategories = java.util.Collections.emptyList(),
             ageRestricted = false,
             gpc = false,
             storeRecovery = null,
