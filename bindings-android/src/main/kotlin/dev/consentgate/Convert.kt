@@ -82,6 +82,8 @@ internal object Convert {
         N_ConsentSource.EXPIRY -> ConsentSource.EXPIRY
         N_ConsentSource.DELETION -> ConsentSource.DELETION
         N_ConsentSource.MIGRATION -> ConsentSource.MIGRATION
+        N_ConsentSource.TCF -> ConsentSource.TCF
+        N_ConsentSource.GPP -> ConsentSource.GPP
     }
 
     fun source(s: ConsentSource) = when (s) {
@@ -93,6 +95,8 @@ internal object Convert {
         ConsentSource.EXPIRY -> N_ConsentSource.EXPIRY
         ConsentSource.DELETION -> N_ConsentSource.DELETION
         ConsentSource.MIGRATION -> N_ConsentSource.MIGRATION
+        ConsentSource.TCF -> N_ConsentSource.TCF
+        ConsentSource.GPP -> N_ConsentSource.GPP
     }
 
     fun signals(s: PlatformSignals) = N_PlatformSignals(

@@ -81,6 +81,12 @@ enum class ConsentSource {
 
     /** A policy revision invalidated the decision (set by the core). */
     MIGRATION,
+
+    /** Read from another CMP's IAB TCF string (`IABTCF_TCString`; set by the core). */
+    TCF,
+
+    /** Read from another CMP's IAB GPP string (`IABGPP_HDR_GppString`; set by the core). */
+    GPP,
 }
 
 /** The status of one purpose. */
