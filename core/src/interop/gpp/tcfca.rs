@@ -15,7 +15,10 @@ use serde::Serialize;
 use crate::interop::base64url::{self, Padding};
 use crate::interop::bits::{BitReader, BitWriter};
 use crate::interop::error::{DecodeError, DecodeErrorKind, EncodeError, Position};
-use crate::interop::fibonacci::{read_optimized_range, write_optimized_range};
+use crate::interop::fibonacci::{
+    read_optimized_range, read_optimized_range_with, write_optimized_range,
+    write_optimized_range_with,
+};
 use crate::interop::tcf::core::{read_letters, write_letters};
 use crate::interop::tcf::vendors::{read_entries, write_entries};
 
@@ -97,17 +100,12 @@ enum Form {
     FixedRange,
 }
 
+/// A vendor list: OptimizedRange, its ranges Fibonacci-coded or (the old
+/// way) 16-bit entries as in a TC string.
 fn read_ids(r: &mut BitReader<'_>, form: Form, field: &str) -> Result<Vec<u16>, DecodeError> {
     match form {
         Form::Fibonacci => read_optimized_range(r, field),
-        Form::FixedRange => {
-            let max = r.u16(16, &format!("{field}.max_id"))?;
-            if r.flag(&format!("{field}.is_range"))? {
-                read_entries(r, field)
-            } else {
-                r.ids(usize::from(max), &format!("{field}.bitfield"))
-            }
-        }
+        Form::FixedRange => read_optimized_range_with(r, field, read_entries),
     }
 }
 
@@ -119,19 +117,7 @@ fn write_ids(
 ) -> Result<(), EncodeError> {
     match form {
         Form::Fibonacci => write_optimized_range(w, ids, field),
-        Form::FixedRange => {
-            let max = ids.last().copied().unwrap_or(0);
-            let mut range = BitWriter::new("");
-            write_entries(&mut range, ids, field).map_err(|e| w.error(field, e.detail))?;
-            w.int(u64::from(max), 16, field)?;
-            w.flag(range.len() <= usize::from(max));
-            if range.len() <= usize::from(max) {
-                w.extend(&range.into_bits());
-                Ok(())
-            } else {
-                w.ids(ids, usize::from(max), field)
-            }
-        }
+        Form::FixedRange => write_optimized_range_with(w, ids, field, write_entries),
     }
 }
 
