@@ -349,3 +349,47 @@ impl TcfCaV1 {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_the_old_encoders_wrote_is_read_the_old_way() {
+        let ca = TcfCaV1 {
+            version: 1,
+            created_ds: 16_409_952_000,
+            last_updated_ds: 16_409_952_000,
+            cmp_id: 7,
+            cmp_version: 2,
+            consent_screen: 1,
+            consent_language: "FR".into(),
+            vendor_list_version: 40,
+            tcf_policy_version: 1,
+            use_non_standard_stacks: false,
+            special_feature_express_consent: vec![1],
+            purposes_express_consent: vec![1, 2, 3],
+            purposes_implied_consent: vec![4],
+            vendor_express_consent: (1..=300).collect(),
+            vendor_implied_consent: vec![2, 5, 7],
+            pub_restrictions: vec![RangeRecord {
+                key: 2,
+                restriction_type: 1,
+                ids: vec![10, 11, 12, 900],
+            }],
+            publisher_purposes: None,
+            disclosed_vendors: Some((20..=400).collect()),
+        };
+        let old = |bits| base64url::encode(bits, Padding::To8Then6);
+        let text = format!(
+            "{}.{}",
+            old(write_core(&ca, Form::FixedRange).unwrap()),
+            old(
+                write_disclosed(ca.disclosed_vendors.as_deref().unwrap(), Form::FixedRange)
+                    .unwrap()
+            )
+        );
+        assert_ne!(text, ca.encode().unwrap(), "the old form differs");
+        assert_eq!(TcfCaV1::decode(&text).unwrap(), ca);
+    }
+}
