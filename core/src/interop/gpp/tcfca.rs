@@ -305,7 +305,8 @@ impl TcfCaV1 {
         for (i, part) in parts.enumerate() {
             let place = format!("tcfcav1.subsection {}", i + 2);
             let bits = base64url::decode(part, &place)?;
-            let kind = BitReader::new(&bits, &place).u8(3, "segment_type")?;
+            let mut head = BitReader::new(&bits, &place);
+            let kind = head.u8(3, "segment_type")?;
             let repeated = || {
                 DecodeError::new(
                     &place,
@@ -321,7 +322,7 @@ impl TcfCaV1 {
                 }
                 1 | 3 => return Err(repeated()),
                 other => {
-                    return Err(BitReader::new(&bits, &place).error(
+                    return Err(head.error(
                         0,
                         "segment_type",
                         DecodeErrorKind::BadValue,
