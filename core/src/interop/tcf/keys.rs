@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::{TcString, VendorSection};
-use crate::interop::keys::{binary_string, KeyMap, KeyValue};
+use crate::interop::keys::{binary_string, KeyMap, KeyValue, TCF_KEY_PREFIX};
 
 /// What the string itself does not say but the key set holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Default for TcfKeyOptions {
 pub fn in_app_keys(tc_string: &str, tc: &TcString, options: &TcfKeyOptions) -> KeyMap {
     let mut keys = KeyMap::new();
     let mut put = |name: &str, value: KeyValue| {
-        keys.insert(format!("IABTCF_{name}"), value);
+        keys.insert(format!("{TCF_KEY_PREFIX}{name}"), value);
     };
     if let Some(id) = options.cmp_sdk_id {
         put("CmpSdkID", KeyValue::Int(i32::from(id)));
