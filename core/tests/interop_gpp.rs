@@ -185,9 +185,15 @@ fn codes(n: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(0u8..4, n)
 }
 
-fn ids(max: u8) -> impl Strategy<Value = Vec<u8>> {
+/// Some of the ids 1..=max, increasing (none when max is 0).
+fn ids(max: u8) -> BoxedStrategy<Vec<u8>> {
+    if max == 0 {
+        // btree_set cannot draw from the empty range 1..=0.
+        return Just(Vec::new()).boxed();
+    }
     proptest::collection::btree_set(1..=max, 0..usize::from(max))
         .prop_map(|s| s.into_iter().collect())
+        .boxed()
 }
 
 fn vendors() -> impl Strategy<Value = Vec<u16>> {
@@ -289,14 +295,7 @@ fn tcfca() -> impl Strategy<Value = TcfCaV1> {
             ids,
         });
     let publisher = (ids(24), ids(24), 0u8..=24).prop_flat_map(|(e, i, n)| {
-        let custom = move || {
-            if n == 0 {
-                Just(Vec::new()).boxed()
-            } else {
-                ids(n).boxed()
-            }
-        };
-        (custom(), custom()).prop_map(move |(ce, ci)| CaPublisherPurposes {
+        (ids(n), ids(n)).prop_map(move |(ce, ci)| CaPublisherPurposes {
             purposes_express_consent: e.clone(),
             purposes_implied_consent: i.clone(),
             num_custom_purposes: n,

@@ -115,6 +115,13 @@ impl EncodeError {
             detail: detail.into(),
         }
     }
+
+    /// The same error, its field path prefixed with `prefix.` (as
+    /// [`DecodeError::within`]).
+    pub(crate) fn within(mut self, prefix: &str) -> Self {
+        self.field = format!("{prefix}.{}", self.field);
+        self
+    }
 }
 
 impl fmt::Display for EncodeError {

@@ -116,15 +116,31 @@ pub(crate) fn write_range(
     Ok(())
 }
 
+/// Reads the ranges of an OptimizedRange (Range(Fibonacci) as specified).
+pub(crate) type ReadRanges = fn(&mut BitReader<'_>, &str) -> Result<Vec<u16>, super::DecodeError>;
+
+/// Writes the ranges of an OptimizedRange.
+pub(crate) type WriteRanges = fn(&mut BitWriter<'_>, &[u16], &str) -> Result<(), EncodeError>;
+
 /// OptimizedRange as iabgpp-es reads it: Int(16) highest id, Bool (1 =
 /// Range(Fibonacci) follows, 0 = a bitfield of that many bits).
 pub(crate) fn read_optimized_range(
     r: &mut BitReader<'_>,
     field: &str,
 ) -> Result<Vec<u16>, super::DecodeError> {
+    read_optimized_range_with(r, field, read_range)
+}
+
+/// OptimizedRange with `ranges` reading its range form (older iabgpp-es
+/// encoders wrote TCF Canada's vendor lists with 16-bit ranges there).
+pub(crate) fn read_optimized_range_with(
+    r: &mut BitReader<'_>,
+    field: &str,
+    ranges: ReadRanges,
+) -> Result<Vec<u16>, super::DecodeError> {
     let max = r.u16(16, &format!("{field}.max_id"))?;
     if r.flag(&format!("{field}.is_range"))? {
-        read_range(r, field)
+        ranges(r, field)
     } else {
         r.ids(usize::from(max), &format!("{field}.bitfield"))
     }
@@ -137,9 +153,20 @@ pub(crate) fn write_optimized_range(
     ids: &[u16],
     field: &str,
 ) -> Result<(), EncodeError> {
+    write_optimized_range_with(w, ids, field, write_range)
+}
+
+/// OptimizedRange with `ranges` writing its range form (see
+/// [`read_optimized_range_with`]).
+pub(crate) fn write_optimized_range_with(
+    w: &mut BitWriter<'_>,
+    ids: &[u16],
+    field: &str,
+    ranges: WriteRanges,
+) -> Result<(), EncodeError> {
     let max = ids.last().copied().unwrap_or(0);
     let mut range = BitWriter::new("");
-    write_range(&mut range, ids, field).map_err(|e| w.error(field, e.detail))?;
+    ranges(&mut range, ids, field).map_err(|e| w.error(field, e.detail))?;
     w.int(u64::from(max), 16, &format!("{field}.max_id"))?;
     if range.len() <= usize::from(max) {
         w.flag(true);

@@ -35,6 +35,13 @@ impl UspFlag {
             UspFlag::NotApplicable => '-',
         }
     }
+
+    /// The answer written as `c`, if it is one.
+    fn from_char(c: char) -> Option<Self> {
+        [UspFlag::Yes, UspFlag::No, UspFlag::NotApplicable]
+            .into_iter()
+            .find(|flag| flag.as_char() == c)
+    }
 }
 
 /// A decoded US Privacy string.
@@ -99,17 +106,14 @@ pub(crate) fn decode_as(text: &str, name: &str) -> Result<UsPrivacy, DecodeError
         }
     };
     let flag = |i: usize, field: &str| -> Result<UspFlag, DecodeError> {
-        match chars[i] {
-            'Y' => Ok(UspFlag::Yes),
-            'N' => Ok(UspFlag::No),
-            '-' => Ok(UspFlag::NotApplicable),
-            c => Err(DecodeError::new(
+        UspFlag::from_char(chars[i]).ok_or_else(|| {
+            DecodeError::new(
                 format!("{name}.{field}"),
                 Position::Character(i as u32),
                 DecodeErrorKind::BadValue,
-                format!("{c:?} is not Y, N or -"),
-            )),
-        }
+                format!("{:?} is not Y, N or -", chars[i]),
+            )
+        })
     };
     Ok(UsPrivacy {
         version,

@@ -196,10 +196,7 @@ pub fn encode(gpp: &GppString) -> Result<String, EncodeError> {
     for section in &gpp.sections {
         out.push('~');
         out.push_str(&match section {
-            GppSection::TcfEuV2(tc) => tcf::encode(tc).map_err(|e| EncodeError {
-                field: format!("tcfeuv2.{}", e.field),
-                ..e
-            })?,
+            GppSection::TcfEuV2(tc) => tcf::encode(tc).map_err(|e| e.within(&section.name()))?,
             GppSection::TcfCaV1(ca) => ca.encode()?,
             GppSection::UspV1(u) => usp::encode(u),
             GppSection::UsNat(s) => s.encode()?,

@@ -178,7 +178,7 @@ fn read_codes(r: &mut BitReader<'_>, n: usize, field: &str) -> Result<Vec<u8>, D
     (0..n).map(|_| r.u8(2, field)).collect()
 }
 
-/// Writes exactly `n` 2-bit codes.
+/// Writes 2-bit codes, refusing a count that is not one of `allowed`.
 fn write_codes(
     w: &mut BitWriter<'_>,
     codes: &[u8],

@@ -15,7 +15,10 @@ use serde::Serialize;
 use crate::interop::base64url::{self, Padding};
 use crate::interop::bits::{BitReader, BitWriter};
 use crate::interop::error::{DecodeError, DecodeErrorKind, EncodeError, Position};
-use crate::interop::fibonacci::{read_optimized_range, write_optimized_range};
+use crate::interop::fibonacci::{
+    read_optimized_range, read_optimized_range_with, write_optimized_range,
+    write_optimized_range_with,
+};
 use crate::interop::tcf::core::{read_letters, write_letters};
 use crate::interop::tcf::vendors::{read_entries, write_entries};
 
@@ -97,17 +100,12 @@ enum Form {
     FixedRange,
 }
 
+/// A vendor list: OptimizedRange, its ranges Fibonacci-coded or (the old
+/// way) 16-bit entries as in a TC string.
 fn read_ids(r: &mut BitReader<'_>, form: Form, field: &str) -> Result<Vec<u16>, DecodeError> {
     match form {
         Form::Fibonacci => read_optimized_range(r, field),
-        Form::FixedRange => {
-            let max = r.u16(16, &format!("{field}.max_id"))?;
-            if r.flag(&format!("{field}.is_range"))? {
-                read_entries(r, field)
-            } else {
-                r.ids(usize::from(max), &format!("{field}.bitfield"))
-            }
-        }
+        Form::FixedRange => read_optimized_range_with(r, field, read_entries),
     }
 }
 
@@ -119,19 +117,7 @@ fn write_ids(
 ) -> Result<(), EncodeError> {
     match form {
         Form::Fibonacci => write_optimized_range(w, ids, field),
-        Form::FixedRange => {
-            let max = ids.last().copied().unwrap_or(0);
-            let mut range = BitWriter::new("");
-            write_entries(&mut range, ids, field).map_err(|e| w.error(field, e.detail))?;
-            w.int(u64::from(max), 16, field)?;
-            w.flag(range.len() <= usize::from(max));
-            if range.len() <= usize::from(max) {
-                w.extend(&range.into_bits());
-                Ok(())
-            } else {
-                w.ids(ids, usize::from(max), field)
-            }
-        }
+        Form::FixedRange => write_optimized_range_with(w, ids, field, write_entries),
     }
 }
 
@@ -319,7 +305,8 @@ impl TcfCaV1 {
         for (i, part) in parts.enumerate() {
             let place = format!("tcfcav1.subsection {}", i + 2);
             let bits = base64url::decode(part, &place)?;
-            let kind = BitReader::new(&bits, &place).u8(3, "segment_type")?;
+            let mut head = BitReader::new(&bits, &place);
+            let kind = head.u8(3, "segment_type")?;
             let repeated = || {
                 DecodeError::new(
                     &place,
@@ -335,7 +322,7 @@ impl TcfCaV1 {
                 }
                 1 | 3 => return Err(repeated()),
                 other => {
-                    return Err(BitReader::new(&bits, &place).error(
+                    return Err(head.error(
                         0,
                         "segment_type",
                         DecodeErrorKind::BadValue,
@@ -361,5 +348,49 @@ impl TcfCaV1 {
             ));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_the_old_encoders_wrote_is_read_the_old_way() {
+        let ca = TcfCaV1 {
+            version: 1,
+            created_ds: 16_409_952_000,
+            last_updated_ds: 16_409_952_000,
+            cmp_id: 7,
+            cmp_version: 2,
+            consent_screen: 1,
+            consent_language: "FR".into(),
+            vendor_list_version: 40,
+            tcf_policy_version: 1,
+            use_non_standard_stacks: false,
+            special_feature_express_consent: vec![1],
+            purposes_express_consent: vec![1, 2, 3],
+            purposes_implied_consent: vec![4],
+            vendor_express_consent: (1..=300).collect(),
+            vendor_implied_consent: vec![2, 5, 7],
+            pub_restrictions: vec![RangeRecord {
+                key: 2,
+                restriction_type: 1,
+                ids: vec![10, 11, 12, 900],
+            }],
+            publisher_purposes: None,
+            disclosed_vendors: Some((20..=400).collect()),
+        };
+        let old = |bits| base64url::encode(bits, Padding::To8Then6);
+        let text = format!(
+            "{}.{}",
+            old(write_core(&ca, Form::FixedRange).unwrap()),
+            old(
+                write_disclosed(ca.disclosed_vendors.as_deref().unwrap(), Form::FixedRange)
+                    .unwrap()
+            )
+        );
+        assert_ne!(text, ca.encode().unwrap(), "the old form differs");
+        assert_eq!(TcfCaV1::decode(&text).unwrap(), ca);
     }
 }

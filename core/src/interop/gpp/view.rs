@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{GppHeader, GppSection, GppString, TcfCaV1, UsCa, UsNat, UsVa, HEADER_TYPE};
 use crate::interop::datetime::iso_millis;
-use crate::interop::tcf::{TcSegment, TcString};
+use crate::interop::tcf::{TcSegment, TcString, VendorSection};
 
 /// `{"header": …, "sections": {name: …}}`.
 pub fn decoded(gpp: &GppString) -> Value {
@@ -38,16 +38,11 @@ fn section(s: &GppSection) -> Value {
 }
 
 fn tcfeuv2(tc: &TcString) -> Value {
-    let vendors = |segment_type: u8| -> Vec<u16> {
-        tc.segments
-            .iter()
-            .find(|s| s.segment_type() == segment_type)
-            .map(|s| match s {
-                TcSegment::DisclosedVendors(v) | TcSegment::AllowedVendors(v) => v.vendors.clone(),
-                TcSegment::PublisherTc(_) => Vec::new(),
-            })
-            .unwrap_or_default()
-    };
+    let vendors = |s: Option<&VendorSection>| s.map(|s| s.vendors.clone()).unwrap_or_default();
+    let allowed = tc.segments.iter().find_map(|s| match s {
+        TcSegment::AllowedVendors(v) => Some(v),
+        _ => None,
+    });
     let publisher = tc.publisher_tc().cloned().unwrap_or_default();
     let restrictions: Vec<Value> = tc
         .publisher_restrictions
@@ -83,9 +78,9 @@ fn tcfeuv2(tc: &TcString) -> Value {
         "PublisherCustomConsents": publisher.custom_purposes_consent,
         "PublisherCustomLegitimateInterests": publisher.custom_purposes_li_transparency,
         "VendorsAllowedSegmentType": 2,
-        "VendorsAllowed": vendors(2),
+        "VendorsAllowed": vendors(allowed),
         "VendorsDisclosedSegmentType": 1,
-        "VendorsDisclosed": vendors(1),
+        "VendorsDisclosed": vendors(tc.disclosed_vendors()),
     })
 }
 

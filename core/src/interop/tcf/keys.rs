@@ -6,8 +6,10 @@
 //! character n is the restriction type for vendor n+1, `_` where that vendor
 //! has none (all as long as the highest restricted vendor id).
 
+use std::collections::BTreeMap;
+
 use super::{TcString, VendorSection};
-use crate::interop::keys::{binary_string, KeyMap, KeyValue};
+use crate::interop::keys::{binary_string, KeyMap, KeyValue, TCF_KEY_PREFIX};
 
 /// What the string itself does not say but the key set holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +42,7 @@ impl Default for TcfKeyOptions {
 pub fn in_app_keys(tc_string: &str, tc: &TcString, options: &TcfKeyOptions) -> KeyMap {
     let mut keys = KeyMap::new();
     let mut put = |name: &str, value: KeyValue| {
-        keys.insert(format!("IABTCF_{name}"), value);
+        keys.insert(format!("{TCF_KEY_PREFIX}{name}"), value);
     };
     if let Some(id) = options.cmp_sdk_id {
         put("CmpSdkID", KeyValue::Int(i32::from(id)));
@@ -115,29 +117,25 @@ pub fn in_app_keys(tc_string: &str, tc: &TcString, options: &TcfKeyOptions) -> K
 /// Purpose id → its restriction string, for every purpose with a
 /// restricted vendor. A vendor listed twice for one purpose keeps the type
 /// of the later entry.
-fn restriction_strings(tc: &TcString) -> Vec<(u8, String)> {
+fn restriction_strings(tc: &TcString) -> BTreeMap<u8, String> {
     let max = tc
         .publisher_restrictions
         .iter()
         .flat_map(|r| r.vendors.iter().copied())
         .max()
         .map_or(0, usize::from);
-    let mut out: Vec<(u8, Vec<u8>)> = Vec::new();
+    let mut out: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
     for restriction in tc
         .publisher_restrictions
         .iter()
         .filter(|r| !r.vendors.is_empty())
     {
-        let index = match out.iter().position(|(p, _)| *p == restriction.purpose_id) {
-            Some(i) => i,
-            None => {
-                out.push((restriction.purpose_id, vec![b'_'; max]));
-                out.len() - 1
-            }
-        };
+        let chars = out
+            .entry(restriction.purpose_id)
+            .or_insert_with(|| vec![b'_'; max]);
         // Vendor 0 is not an id (decoding refuses it); a hand-built model may hold it.
         for &vendor in restriction.vendors.iter().filter(|&&v| v > 0) {
-            out[index].1[usize::from(vendor) - 1] = b'0' + restriction.restriction_type.code();
+            chars[usize::from(vendor) - 1] = b'0' + restriction.restriction_type.code();
         }
     }
     out.into_iter()

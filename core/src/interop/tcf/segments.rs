@@ -10,11 +10,12 @@ use crate::interop::error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// Reads one segment; `place` names it until its type is known.
 pub(super) fn read(bits: &[bool], place: &str) -> Result<TcSegment, DecodeError> {
-    let segment_type = BitReader::new(bits, place).u8(3, "segment_type")?;
+    let mut head = BitReader::new(bits, place);
+    let segment_type = head.u8(3, "segment_type")?;
     let name = match segment_type {
         1..=3 => TcSegment::name(segment_type),
         0 => {
-            return Err(BitReader::new(bits, place).error(
+            return Err(head.error(
                 0,
                 "segment_type",
                 DecodeErrorKind::Structure,
@@ -22,7 +23,7 @@ pub(super) fn read(bits: &[bool], place: &str) -> Result<TcSegment, DecodeError>
             ))
         }
         other => {
-            return Err(BitReader::new(bits, place).error(
+            return Err(head.error(
                 0,
                 "segment_type",
                 DecodeErrorKind::Unsupported,

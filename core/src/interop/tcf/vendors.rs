@@ -76,10 +76,7 @@ impl VendorSection {
     /// Writes the section as recorded (form and MaxVendorId included).
     pub(crate) fn write(&self, w: &mut BitWriter<'_>, name: &str) -> Result<(), EncodeError> {
         let field = format!("{name}.vendors");
-        check_increasing(&self.vendors, &field, w)?;
-        if self.vendors.first() == Some(&0) {
-            return Err(w.error(&field, "vendor id 0 is not an id"));
-        }
+        check_vendor_ids(&self.vendors, &field, w)?;
         w.int(
             u64::from(self.max_vendor_id),
             16,
@@ -145,6 +142,16 @@ pub(crate) fn read_entries(r: &mut BitReader<'_>, name: &str) -> Result<Vec<u16>
         ids.extend(first..=last);
     }
     Ok(ids.into_iter().collect())
+}
+
+/// Refuses vendor ids that do not increase or start at 0 (decoding never
+/// returns such a list; a hand-built model may hold one).
+fn check_vendor_ids(ids: &[u16], field: &str, w: &BitWriter<'_>) -> Result<(), EncodeError> {
+    check_increasing(ids, field, w)?;
+    if ids.first() == Some(&0) {
+        return Err(w.error(field, "vendor id 0 is not an id"));
+    }
+    Ok(())
 }
 
 /// Increasing ids as NumEntries and one entry per run of consecutive ids.
@@ -253,11 +260,7 @@ pub(crate) fn write_restrictions(
             &format!("{entry}.purpose_id"),
         )?;
         w.int(u64::from(restriction.restriction_type.code()), 2, &entry)?;
-        let field = format!("{entry}.vendors");
-        check_increasing(&restriction.vendors, &field, w)?;
-        if restriction.vendors.first() == Some(&0) {
-            return Err(w.error(&field, "vendor id 0 is not an id"));
-        }
+        check_vendor_ids(&restriction.vendors, &format!("{entry}.vendors"), w)?;
         write_entries(w, &restriction.vendors, &entry)?;
     }
     Ok(())
