@@ -762,6 +762,25 @@ private fun preloadOpenClasses() {
     }
 }
 
+/**
+ * Runs `wait` (a blocking wait that throws [InterruptedException]) until it
+ * returns, then restores the thread's interrupt flag if it was interrupted
+ * meanwhile: the open and the native set-up always finish, and an interrupt
+ * meant for the caller is not lost.
+ */
+internal inline fun awaitUninterruptibly(wait: () -> Unit) {
+    var interrupted = false
+    while (true) {
+        try {
+            wait()
+            break
+        } catch (e: InterruptedException) {
+            interrupted = true
+        }
+    }
+    if (interrupted) Thread.currentThread().interrupt()
+}
+
 /** The open core: the native object and the crossing that feeds it. */
 private class Core(val ffi: NativeConsentGate, val crossing: Crossing)
 
@@ -800,16 +819,7 @@ private class Opening {
 
     /** The core, once open; throws the open's failure. Blocks while loading. */
     fun awaitBlocking(): Core {
-        var interrupted = false
-        while (true) {
-            try {
-                latch.await()
-                break
-            } catch (e: InterruptedException) {
-                interrupted = true
-            }
-        }
-        if (interrupted) Thread.currentThread().interrupt()
+        awaitUninterruptibly { latch.await() }
         return result()
     }
 

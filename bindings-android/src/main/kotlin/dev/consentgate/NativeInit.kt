@@ -37,16 +37,7 @@ internal object NativeInit {
     fun await() {
         start()
         val t = synchronized(this) { thread } ?: return
-        var interrupted = false
-        while (true) {
-            try {
-                t.join()
-                break
-            } catch (e: InterruptedException) {
-                interrupted = true
-            }
-        }
-        if (interrupted) Thread.currentThread().interrupt()
+        awaitUninterruptibly { t.join() }
         failure?.let { throw it }
     }
 
