@@ -616,7 +616,7 @@ class ConsentGate private constructor(
             // The core calls the listener once now, on this thread: the
             // loaded state is published and the held events are judged
             // against it before any call waiting for the open can run.
-            opened.setListener(ListenerBridge(opened, mirror))
+            opened.setListener(ListenerBridge(mirror))
             opened.setDeletionListener(DeletionBridge(opened, mirror))
             opening.succeed(Core(opened, crossing))
             if (mirror.capture.size > 0) crossing.soon()
@@ -923,22 +923,15 @@ internal class StateMirror {
 }
 
 /**
- * Receives the core's consent changes. Holds the native object weakly so that
- * a gate the app forgets to close can still be collected (the core holds this
- * listener for as long as the native object lives).
+ * Receives the core's consent changes. The core hands over its latest
+ * committed state (read when it notifies), and two threads' notifications
+ * that arrive in either order are sorted by [StateMirror.publish], which
+ * keeps the newest version: nothing to read back across JNA.
  */
-private class ListenerBridge(gate: NativeConsentGate, private val mirror: StateMirror) : ConsentListener {
-    private val gate = WeakReference(gate)
-
+private class ListenerBridge(private val mirror: StateMirror) : ConsentListener {
     override fun onConsentChanged(state: N_ConsentState) {
         try {
-            val judged = synchronized(mirror) {
-                // Two threads' notifications can arrive in either order; the
-                // state read here, under the lock, is the latest committed one,
-                // so the last publication always wins with the newest state.
-                val latest = gate.get()?.let { runCatching { it.consentState() }.getOrNull() } ?: state
-                mirror.publish(Convert.state(latest))
-            }
+            val judged = synchronized(mirror) { mirror.publish(Convert.state(state)) }
             judged?.let(mirror::report)
         } catch (e: Exception) {
             // Never throw into the core: it would surface as a panic there.
@@ -946,7 +939,12 @@ private class ListenerBridge(gate: NativeConsentGate, private val mirror: StateM
     }
 }
 
-/** Refreshes [StateMirror.deletions] when a ticket changes; same reasoning as [ListenerBridge]. */
+/**
+ * Refreshes [StateMirror.deletions] when a ticket changes, from the core's
+ * whole list (the notification carries one ticket). Holds the native object
+ * weakly so that a gate the app forgets to close can still be collected (the
+ * core holds this listener for as long as the native object lives).
+ */
 private class DeletionBridge(gate: NativeConsentGate, private val mirror: StateMirror) : DeletionListener {
     private val gate = WeakReference(gate)
 
