@@ -659,6 +659,9 @@ class ConsentGate private constructor(
         /** Most bytes (UTF-8 of names and properties) [recordEvent] holds while the core opens. */
         const val MAX_HELD_BYTES_WHILE_LOADING: Long = 256L * 1024
 
+        /** The default [ConsentGateConfig.bufferWindowMs] (also what the Android adapters open with), in ms. */
+        internal const val DEFAULT_BUFFER_WINDOW_MS: Long = 200
+
         /** The longest backoff [flush] waits out by default, in ms. */
         const val DEFAULT_FLUSH_WAIT_MS: Long = 10_000
 
