@@ -700,6 +700,8 @@ class ConsentGate private constructor(
          * [open] with the config read on the open thread (Android: the policy
          * asset, `noBackupFilesDir`, the package's version), so the caller's
          * thread does no I/O. An exception from `load` is the open's failure.
+         * `bufferWindowMs` is not checked again: callers pass a config's
+         * (checked by [ConsentGateConfig]) or [DEFAULT_BUFFER_WINDOW_MS].
          */
         internal fun openDeferred(
             bufferWindowMs: Long,
@@ -707,7 +709,6 @@ class ConsentGate private constructor(
             dispatcher: CoroutineDispatcher?,
             load: () -> ConsentGateConfig,
         ): ConsentGate {
-            require(bufferWindowMs >= 0) { "bufferWindowMs must not be negative, got $bufferWindowMs" }
             // First, so the native set-up overlaps the class loading below
             // and on the open thread.
             NativeInit.start()
