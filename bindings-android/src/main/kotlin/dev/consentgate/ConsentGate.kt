@@ -305,7 +305,7 @@ class ConsentGate private constructor(
     /** [setConsent] on the calling thread. */
     fun setConsentBlocking(decisions: Map<String, Boolean>, source: ConsentSource): ConsentState {
         val list = decisions.map { (purpose, granted) -> PurposeDecision(purpose, granted) }
-        return state(core(crossFirst = true) { it.setConsent(list, Convert.source(source)) })
+        return Convert.state(core(crossFirst = true) { it.setConsent(list, Convert.source(source)) })
     }
 
     /** Grants every consent purpose the core allows to be granted (see [setConsent]). */
@@ -313,14 +313,14 @@ class ConsentGate private constructor(
 
     /** [acceptAll] on the calling thread. */
     fun acceptAllBlocking(source: ConsentSource): ConsentState =
-        state(core(crossFirst = true) { it.acceptAll(Convert.source(source)) })
+        Convert.state(core(crossFirst = true) { it.acceptAll(Convert.source(source)) })
 
     /** Denies every consent purpose and purges what they covered (see [setConsent]). */
     suspend fun rejectAll(source: ConsentSource): ConsentState = io { rejectAllBlocking(source) }
 
     /** [rejectAll] on the calling thread. */
     fun rejectAllBlocking(source: ConsentSource): ConsentState =
-        state(core(crossFirst = true) { it.rejectAll(Convert.source(source)) })
+        Convert.state(core(crossFirst = true) { it.rejectAll(Convert.source(source)) })
 
     /**
      * Reports ATT, limit-ad-tracking and GPC. With GPC, sale-or-share purposes
@@ -331,7 +331,7 @@ class ConsentGate private constructor(
 
     /** [setPlatformSignals] on the calling thread. */
     fun setPlatformSignalsBlocking(signals: PlatformSignals): ConsentState =
-        state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { platformSignals = signals }
+        Convert.state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { platformSignals = signals }
 
     /**
      * Reports the user's age (`null`: unknown). Below the policy's minimum age
@@ -345,7 +345,7 @@ class ConsentGate private constructor(
 
     /** [setAge] on the calling thread. */
     fun setAgeBlocking(ageYears: Int?, parentalConsent: Boolean = false): ConsentState =
-        state(core(crossFirst = true) { it.setAge(N_AgeSignal(ageYears, parentalConsent)) })
+        Convert.state(core(crossFirst = true) { it.setAge(N_AgeSignal(ageYears, parentalConsent)) })
 
     /**
      * Sets (or clears, with null) the app's user id, category `account_id`:
@@ -577,8 +577,6 @@ class ConsentGate private constructor(
         opening.await()
         return withContext(dispatcher) { block() }
     }
-
-    private fun state(s: N_ConsentState): ConsentState = Convert.state(s)
 
     /** Runs on the `consentgate-open` thread: opens the core and publishes its state. */
     private fun load(source: () -> ConsentGateConfig) {
