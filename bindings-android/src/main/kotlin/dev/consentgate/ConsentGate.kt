@@ -593,15 +593,13 @@ class ConsentGate private constructor(
                 region = config.region,
                 appVersion = config.appVersion,
             )
-            // The wanted log sink first (this loads the native library), so
-            // the open's own lines reach it.
-            ConsentGateLogging.beforeOpen()
+            // The wanted log sink first, so the open's own lines reach it.
+            ConsentGateLogging.nativeReady()
             val opened = when (val clock = config.clock) {
                 null -> NativeConsentGate.open(ffiConfig)
                 else -> NativeConsentGate.openWithClock(ffiConfig, ClockAdapter(clock))
             }
             ffi = opened
-            ConsentGateLogging.afterOpen()
             val rules = opened.captureRules()
             val check = EventCheck(rules)
             val tickets = opened.deletionRequests().map(Convert::ticket)
