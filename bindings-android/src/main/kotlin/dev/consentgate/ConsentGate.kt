@@ -305,7 +305,7 @@ class ConsentGate private constructor(
     /** [setConsent] on the calling thread. */
     fun setConsentBlocking(decisions: Map<String, Boolean>, source: ConsentSource): ConsentState {
         val list = decisions.map { (purpose, granted) -> PurposeDecision(purpose, granted) }
-        return state(core(crossFirst = true) { it.setConsent(list, Convert.source(source)) })
+        return Convert.state(core(crossFirst = true) { it.setConsent(list, Convert.source(source)) })
     }
 
     /** Grants every consent purpose the core allows to be granted (see [setConsent]). */
@@ -313,14 +313,14 @@ class ConsentGate private constructor(
 
     /** [acceptAll] on the calling thread. */
     fun acceptAllBlocking(source: ConsentSource): ConsentState =
-        state(core(crossFirst = true) { it.acceptAll(Convert.source(source)) })
+        Convert.state(core(crossFirst = true) { it.acceptAll(Convert.source(source)) })
 
     /** Denies every consent purpose and purges what they covered (see [setConsent]). */
     suspend fun rejectAll(source: ConsentSource): ConsentState = io { rejectAllBlocking(source) }
 
     /** [rejectAll] on the calling thread. */
     fun rejectAllBlocking(source: ConsentSource): ConsentState =
-        state(core(crossFirst = true) { it.rejectAll(Convert.source(source)) })
+        Convert.state(core(crossFirst = true) { it.rejectAll(Convert.source(source)) })
 
     /**
      * Reports ATT, limit-ad-tracking and GPC. With GPC, sale-or-share purposes
@@ -331,7 +331,7 @@ class ConsentGate private constructor(
 
     /** [setPlatformSignals] on the calling thread. */
     fun setPlatformSignalsBlocking(signals: PlatformSignals): ConsentState =
-        state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { platformSignals = signals }
+        Convert.state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { platformSignals = signals }
 
     /**
      * Reports the user's age (`null`: unknown). Below the policy's minimum age
@@ -345,7 +345,7 @@ class ConsentGate private constructor(
 
     /** [setAge] on the calling thread. */
     fun setAgeBlocking(ageYears: Int?, parentalConsent: Boolean = false): ConsentState =
-        state(core(crossFirst = true) { it.setAge(N_AgeSignal(ageYears, parentalConsent)) })
+        Convert.state(core(crossFirst = true) { it.setAge(N_AgeSignal(ageYears, parentalConsent)) })
 
     /**
      * Sets (or clears, with null) the app's user id, category `account_id`:
@@ -578,8 +578,6 @@ class ConsentGate private constructor(
         return withContext(dispatcher) { block() }
     }
 
-    private fun state(s: N_ConsentState): ConsentState = Convert.state(s)
-
     /** Runs on the `consentgate-open` thread: opens the core and publishes its state. */
     private fun load(source: () -> ConsentGateConfig) {
         var ffi: NativeConsentGate? = null
@@ -595,15 +593,13 @@ class ConsentGate private constructor(
                 region = config.region,
                 appVersion = config.appVersion,
             )
-            // The wanted log sink first (this loads the native library), so
-            // the open's own lines reach it.
-            ConsentGateLogging.beforeOpen()
+            // The wanted log sink first, so the open's own lines reach it.
+            ConsentGateLogging.nativeReady()
             val opened = when (val clock = config.clock) {
                 null -> NativeConsentGate.open(ffiConfig)
                 else -> NativeConsentGate.openWithClock(ffiConfig, ClockAdapter(clock))
             }
             ffi = opened
-            ConsentGateLogging.afterOpen()
             val rules = opened.captureRules()
             val check = EventCheck(rules)
             val tickets = opened.deletionRequests().map(Convert::ticket)
@@ -616,7 +612,7 @@ class ConsentGate private constructor(
             // The core calls the listener once now, on this thread: the
             // loaded state is published and the held events are judged
             // against it before any call waiting for the open can run.
-            opened.setListener(ListenerBridge(opened, mirror))
+            opened.setListener(ListenerBridge(mirror))
             opened.setDeletionListener(DeletionBridge(opened, mirror))
             opening.succeed(Core(opened, crossing))
             if (mirror.capture.size > 0) crossing.soon()
@@ -659,6 +655,9 @@ class ConsentGate private constructor(
         /** Most bytes (UTF-8 of names and properties) [recordEvent] holds while the core opens. */
         const val MAX_HELD_BYTES_WHILE_LOADING: Long = 256L * 1024
 
+        /** The default [ConsentGateConfig.bufferWindowMs] (also what the Android adapters open with), in ms. */
+        internal const val DEFAULT_BUFFER_WINDOW_MS: Long = 200
+
         /** The longest backoff [flush] waits out by default, in ms. */
         const val DEFAULT_FLUSH_WAIT_MS: Long = 10_000
 
@@ -697,6 +696,8 @@ class ConsentGate private constructor(
          * [open] with the config read on the open thread (Android: the policy
          * asset, `noBackupFilesDir`, the package's version), so the caller's
          * thread does no I/O. An exception from `load` is the open's failure.
+         * `bufferWindowMs` is not checked again: callers pass a config's
+         * (checked by [ConsentGateConfig]) or [DEFAULT_BUFFER_WINDOW_MS].
          */
         internal fun openDeferred(
             bufferWindowMs: Long,
@@ -704,7 +705,6 @@ class ConsentGate private constructor(
             dispatcher: CoroutineDispatcher?,
             load: () -> ConsentGateConfig,
         ): ConsentGate {
-            require(bufferWindowMs >= 0) { "bufferWindowMs must not be negative, got $bufferWindowMs" }
             // First, so the native set-up overlaps the class loading below
             // and on the open thread.
             NativeInit.start()
@@ -718,10 +718,15 @@ class ConsentGate private constructor(
         /**
          * Tells every open gate of the process that the wall clock jumped
          * (Android: `ACTION_TIME_CHANGED`), so an expiry now due is applied at
-         * once. Loads the native library if no gate has yet.
+         * once. Safe on the main thread (a broadcast receiver's): before the
+         * native library is set up no gate has opened, so there is nothing to
+         * tell (a gate still opening reads the clock itself) and the library
+         * is not loaded on the caller's thread for it.
          */
         @JvmStatic
-        fun timeChanged() = nativeTimeChanged()
+        fun timeChanged() {
+            if (NativeInit.isReady) nativeTimeChanged()
+        }
 
         /** What a failed append returns: one instance, no allocation. */
         private val DROPPED = RecordResult.Dropped(DropReason.NO_CONSENT)
@@ -762,6 +767,25 @@ private fun preloadOpenClasses() {
     }
 }
 
+/**
+ * Runs `wait` (a blocking wait that throws [InterruptedException]) until it
+ * returns, then restores the thread's interrupt flag if it was interrupted
+ * meanwhile: the open and the native set-up always finish, and an interrupt
+ * meant for the caller is not lost.
+ */
+internal inline fun awaitUninterruptibly(wait: () -> Unit) {
+    var interrupted = false
+    while (true) {
+        try {
+            wait()
+            break
+        } catch (e: InterruptedException) {
+            interrupted = true
+        }
+    }
+    if (interrupted) Thread.currentThread().interrupt()
+}
+
 /** The open core: the native object and the crossing that feeds it. */
 private class Core(val ffi: NativeConsentGate, val crossing: Crossing)
 
@@ -800,16 +824,7 @@ private class Opening {
 
     /** The core, once open; throws the open's failure. Blocks while loading. */
     fun awaitBlocking(): Core {
-        var interrupted = false
-        while (true) {
-            try {
-                latch.await()
-                break
-            } catch (e: InterruptedException) {
-                interrupted = true
-            }
-        }
-        if (interrupted) Thread.currentThread().interrupt()
+        awaitUninterruptibly { latch.await() }
         return result()
     }
 
@@ -913,22 +928,15 @@ internal class StateMirror {
 }
 
 /**
- * Receives the core's consent changes. Holds the native object weakly so that
- * a gate the app forgets to close can still be collected (the core holds this
- * listener for as long as the native object lives).
+ * Receives the core's consent changes. The core hands over its latest
+ * committed state (read when it notifies), and two threads' notifications
+ * that arrive in either order are sorted by [StateMirror.publish], which
+ * keeps the newest version: nothing to read back across JNA.
  */
-private class ListenerBridge(gate: NativeConsentGate, private val mirror: StateMirror) : ConsentListener {
-    private val gate = WeakReference(gate)
-
+private class ListenerBridge(private val mirror: StateMirror) : ConsentListener {
     override fun onConsentChanged(state: N_ConsentState) {
         try {
-            val judged = synchronized(mirror) {
-                // Two threads' notifications can arrive in either order; the
-                // state read here, under the lock, is the latest committed one,
-                // so the last publication always wins with the newest state.
-                val latest = gate.get()?.let { runCatching { it.consentState() }.getOrNull() } ?: state
-                mirror.publish(Convert.state(latest))
-            }
+            val judged = synchronized(mirror) { mirror.publish(Convert.state(state)) }
             judged?.let(mirror::report)
         } catch (e: Exception) {
             // Never throw into the core: it would surface as a panic there.
@@ -936,7 +944,12 @@ private class ListenerBridge(gate: NativeConsentGate, private val mirror: StateM
     }
 }
 
-/** Refreshes [StateMirror.deletions] when a ticket changes; same reasoning as [ListenerBridge]. */
+/**
+ * Refreshes [StateMirror.deletions] when a ticket changes, from the core's
+ * whole list (the notification carries one ticket). Holds the native object
+ * weakly so that a gate the app forgets to close can still be collected (the
+ * core holds this listener for as long as the native object lives).
+ */
 private class DeletionBridge(gate: NativeConsentGate, private val mirror: StateMirror) : DeletionListener {
     private val gate = WeakReference(gate)
 

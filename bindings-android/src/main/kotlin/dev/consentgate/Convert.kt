@@ -162,7 +162,8 @@ internal object Convert {
         rejected = q.rejected,
     )
 
-    fun flush(r: N_FlushReport, waitedMs: Long = 0) = FlushReport(
+    /** One round of the core's flush; [ConsentGate.flush] adds up the rounds and the waits between them. */
+    fun flush(r: N_FlushReport) = FlushReport(
         requests = r.requests,
         batchesDelivered = r.batchesDelivered,
         eventsDelivered = r.eventsDelivered,
@@ -171,7 +172,7 @@ internal object Convert {
         deletionsAcknowledged = r.deletionsAcknowledged,
         deletionsFailed = r.deletionsFailed,
         waitMs = r.waitMs,
-        waitedMs = waitedMs,
+        waitedMs = 0,
     )
 
     fun entry(e: N_LedgerEntry) = LedgerEntry(

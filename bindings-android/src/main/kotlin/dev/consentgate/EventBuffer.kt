@@ -30,8 +30,9 @@ import java.util.concurrent.atomic.AtomicLong
  *
  * **While the core opens** ([Phase.LOADING]) nothing is known yet: not the
  * stored decisions, not the rules. Events are *held* as they come, with their
- * capture time, up to [HELD_MAX_EVENTS] events and [HELD_MAX_BYTES] bytes (the
- * oldest evicted and counted beyond). The first state the core publishes
+ * capture time, up to [ConsentGate.MAX_HELD_WHILE_LOADING] events and
+ * [ConsentGate.MAX_HELD_BYTES_WHILE_LOADING] bytes (the oldest evicted and
+ * counted beyond). The first state the core publishes
  * judges them, under this lock and before any consent change can run (writes
  * wait for the open): each is checked with the core's rules (invalid ones are
  * counted), then kept only if that state allows `usage_events` — the stored
@@ -186,7 +187,9 @@ internal class CaptureBuffer {
     }
 
     private fun holdLocked(e: Held) {
-        while (held.isNotEmpty() && (held.size >= HELD_MAX_EVENTS || heldBytes + e.bytes > HELD_MAX_BYTES)) {
+        while (held.isNotEmpty() &&
+            (held.size >= ConsentGate.MAX_HELD_WHILE_LOADING || heldBytes + e.bytes > ConsentGate.MAX_HELD_BYTES_WHILE_LOADING)
+        ) {
             heldBytes -= held.removeFirst().bytes
             evictLocked(1)
         }
@@ -370,12 +373,6 @@ internal class CaptureBuffer {
     companion object {
         /** Hand events to the core in the background once this many wait (fewer under a smaller policy bound). */
         const val CROSS_AT = 256
-
-        /** Most events held while the core opens (see [ConsentGate.MAX_HELD_WHILE_LOADING]). */
-        const val HELD_MAX_EVENTS = ConsentGate.MAX_HELD_WHILE_LOADING
-
-        /** Most bytes (UTF-8 of names and properties) held while the core opens. */
-        const val HELD_MAX_BYTES = ConsentGate.MAX_HELD_BYTES_WHILE_LOADING
 
         private const val INITIAL_CAPACITY = 64
     }

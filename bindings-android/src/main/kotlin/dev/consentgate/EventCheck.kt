@@ -12,7 +12,6 @@ import java.util.regex.Pattern
 /** Judges event names and encoded properties by the core's [CaptureRules]. */
 internal class EventCheck(rules: CaptureRules) {
     private val pattern: Pattern = Pattern.compile(rules.namePattern)
-    private val patternText = rules.namePattern
     private val maxNameBytes = rules.maxNameBytes
     private val maxPropertiesBytes = rules.maxPropertiesBytes
     private val maxDepth = rules.maxPropertiesDepth
@@ -40,7 +39,7 @@ internal class EventCheck(rules: CaptureRules) {
         if (name.isEmpty()) return "event name is empty"
         val bytes = Utf8.length(name)
         if (bytes > maxNameBytes) return "event name is $bytes bytes long; the limit is $maxNameBytes"
-        if (!pattern.matcher(name).matches()) return "event name does not match $patternText"
+        if (!pattern.matcher(name).matches()) return "event name does not match ${pattern.pattern()}"
         lastValidName = name
         return null
     }

@@ -3,7 +3,6 @@
 // is sent or when; the core does.
 package dev.consentgate
 
-import java.io.IOException
 import java.io.InputStream
 import java.net.HttpURLConnection
 import java.net.URL
@@ -60,11 +59,9 @@ class HttpUploader @JvmOverloads constructor(
             val retryAfter = parseRetryAfter(c.getHeaderField("Retry-After"))
             val reply = (if (status >= 400) c.errorStream else c.inputStream)?.use { readCapped(it) }
             UploadResult.Http(status, retryAfter, reply)
-        } catch (e: IOException) {
-            connection?.disconnect()
-            UploadResult.NetworkError("${e.javaClass.simpleName}: ${e.message}")
-        } catch (e: RuntimeException) {
-            // A URL HttpURLConnection cannot open, a security manager: no answer either.
+        } catch (e: Exception) {
+            // An IOException, or a RuntimeException for a URL HttpURLConnection
+            // cannot open or a security manager: no answer either way.
             connection?.disconnect()
             UploadResult.NetworkError("${e.javaClass.simpleName}: ${e.message}")
         }

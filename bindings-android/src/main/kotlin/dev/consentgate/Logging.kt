@@ -73,22 +73,11 @@ object ConsentGateLogging {
     }
 
     /**
-     * Called by the open thread before the core opens: hands the wanted sink
-     * to the core (loading the native library, on that thread), so the
-     * open's own lines reach it.
+     * Called by the open thread once the native library is set up, before
+     * the core opens: hands the wanted sink to the core, so the open's own
+     * lines reach it, and from then on [forwardTo] tells the core at once.
      */
-    internal fun beforeOpen() {
-        val bridge = synchronized(this) { wanted?.takeIf { it !== installed } } ?: return
-        setLogger(bridge, Convert.level(bridge.maxLevel))
-        synchronized(this) {
-            installed = bridge
-            nativeReady = true
-            installLocked()
-        }
-    }
-
-    /** Called by the open thread once the native library is loaded: later settings go to the core at once. */
-    internal fun afterOpen() {
+    internal fun nativeReady() {
         synchronized(this) {
             nativeReady = true
             installLocked()

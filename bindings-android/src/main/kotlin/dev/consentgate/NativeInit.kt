@@ -17,6 +17,11 @@ internal object NativeInit {
     @Volatile
     private var failure: Throwable? = null
 
+    /** True once the set-up has succeeded: calls into the library no longer load it. */
+    @Volatile
+    var isReady: Boolean = false
+        private set
+
     /** Starts the set-up unless it has started already. Cheap: one thread start. */
     fun start() {
         synchronized(this) {
@@ -37,16 +42,7 @@ internal object NativeInit {
     fun await() {
         start()
         val t = synchronized(this) { thread } ?: return
-        var interrupted = false
-        while (true) {
-            try {
-                t.join()
-                break
-            } catch (e: InterruptedException) {
-                interrupted = true
-            }
-        }
-        if (interrupted) Thread.currentThread().interrupt()
+        awaitUninterruptibly { t.join() }
         failure?.let { throw it }
     }
 
@@ -58,6 +54,7 @@ internal object NativeInit {
                 // checks only from here (nothing else calls it), so a library
                 // of another build is caught at open instead of misbehaving later.
                 uniffiEnsureInitialized()
+                isReady = true
             } catch (t: Throwable) {
                 failure = t
             }

@@ -36,7 +36,7 @@ class ConsentGateConfig @JvmOverloads constructor(
     val appVersion: String,
     val region: String? = null,
     val clock: Clock? = null,
-    val bufferWindowMs: Long = 200,
+    val bufferWindowMs: Long = ConsentGate.DEFAULT_BUFFER_WINDOW_MS,
     val dispatcher: CoroutineDispatcher? = null,
 ) {
     init {

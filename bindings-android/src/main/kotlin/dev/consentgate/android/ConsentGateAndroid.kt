@@ -71,7 +71,7 @@ object ConsentGateAndroid {
     ): ConsentGate = synchronized(this) {
         current?.let { return it }
         val app = context.applicationContext ?: context
-        val opened = ConsentGate.openDeferred(bufferWindowMs = 200, clock = null, dispatcher = null) {
+        val opened = ConsentGate.openDeferred(ConsentGate.DEFAULT_BUFFER_WINDOW_MS, clock = null, dispatcher = null) {
             ConsentGateConfig(
                 dataDir = File(app.noBackupFilesDir, DATA_DIR_NAME),
                 policyJson = readAsset(app, policyAsset),
