@@ -718,15 +718,10 @@ class ConsentGate private constructor(
         /**
          * Tells every open gate of the process that the wall clock jumped
          * (Android: `ACTION_TIME_CHANGED`), so an expiry now due is applied at
-         * once. Safe on the main thread (a broadcast receiver's): before the
-         * native library is set up no gate has opened, so there is nothing to
-         * tell (a gate still opening reads the clock itself) and the library
-         * is not loaded on the caller's thread for it.
+         * once. Loads the native library if no gate has yet.
          */
         @JvmStatic
-        fun timeChanged() {
-            if (NativeInit.isReady) nativeTimeChanged()
-        }
+        fun timeChanged() = nativeTimeChanged()
 
         /** What a failed append returns: one instance, no allocation. */
         private val DROPPED = RecordResult.Dropped(DropReason.NO_CONSENT)

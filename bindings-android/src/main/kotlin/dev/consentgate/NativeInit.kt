@@ -17,11 +17,6 @@ internal object NativeInit {
     @Volatile
     private var failure: Throwable? = null
 
-    /** True once the set-up has succeeded: calls into the library no longer load it. */
-    @Volatile
-    var isReady: Boolean = false
-        private set
-
     /** Starts the set-up unless it has started already. Cheap: one thread start. */
     fun start() {
         synchronized(this) {
@@ -54,7 +49,6 @@ internal object NativeInit {
                 // checks only from here (nothing else calls it), so a library
                 // of another build is caught at open instead of misbehaving later.
                 uniffiEnsureInitialized()
-                isReady = true
             } catch (t: Throwable) {
                 failure = t
             }
