@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::rules::{index, join, quoted};
+use super::rules::{index, join, quoted, url_host};
 use super::{Policy, PolicyIssue, PurposeKind};
 use super::{ACCOUNT_ID, ADVERTISING_ID, INSTALL_REFERRER, USAGE_EVENTS};
 
@@ -446,7 +446,7 @@ impl Policy {
         let mut tracking_domains = Vec::new();
         if tracking {
             for e in &self.endpoints {
-                let host = host_of(&e.url);
+                let host = url_host(&e.url).to_owned();
                 if !tracking_domains.contains(&host) {
                     tracking_domains.push(host);
                 }
@@ -491,18 +491,6 @@ fn description(doc: &Value, list: &str, i: usize) -> Option<String> {
         .get("description")?
         .as_str()
         .map(str::to_owned)
-}
-
-/// `https://host:port/path` → `host`.
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority.to_owned(), |(h, _)| format!("{h}]"));
-    }
-    authority.split(':').next().unwrap_or(authority).to_owned()
 }
 
 /// Apple and Play purposes of purpose `i`: explicit, or the defaults for
