@@ -684,53 +684,29 @@ fn resolve(
             }
         };
 
-        let apple_type = match string_fact("apple_data_type", issues) {
-            Some(Some(s)) => match APPLE_DATA_TYPES.iter().find(|t| **t == s) {
-                Some(t) => Some(*t),
-                None => {
-                    push(
-                        issues,
-                        join(&facts_path, "apple_data_type"),
-                        format!(
-                            "unknown Apple data type {} (expected one of {})",
-                            quoted(s),
-                            APPLE_DATA_TYPES.join(", ")
-                        ),
-                    );
-                    ok = false;
-                    None
-                }
+        let apple_type = data_type(
+            string_fact("apple_data_type", issues),
+            (&APPLE_DATA_TYPES, |t| t, defaults.map(|d| d.1)),
+            |s| {
+                format!(
+                    "unknown Apple data type {} (expected one of {})",
+                    quoted(s),
+                    APPLE_DATA_TYPES.join(", ")
+                )
             },
-            Some(None) => defaults.map(|d| d.1),
-            None => {
-                ok = false;
-                None
-            }
-        };
-        let play_type = match string_fact("play_data_type", issues) {
-            Some(Some(s)) => match PLAY_DATA_TYPES.iter().find(|t| t.id == s) {
-                Some(t) => Some(*t),
-                None => {
-                    push(
-                        issues,
-                        join(&facts_path, "play_data_type"),
-                        format!(
-                            "unknown Play data type {} (expected a Response ID such as \"PSL_DEVICE_ID\"; see PLAY_DATA_TYPES)",
-                            quoted(s)
-                        ),
-                    );
-                    ok = false;
-                    None
-                }
+            (&facts_path, "apple_data_type", &mut ok, issues),
+        );
+        let play_type = data_type(
+            string_fact("play_data_type", issues),
+            (&PLAY_DATA_TYPES, |t| t.id, defaults.map(|d| d.2)),
+            |s| {
+                format!(
+                    "unknown Play data type {} (expected a Response ID such as \"PSL_DEVICE_ID\"; see PLAY_DATA_TYPES)",
+                    quoted(s)
+                )
             },
-            Some(None) => {
-                defaults.and_then(|d| PLAY_DATA_TYPES.iter().find(|t| t.id == d.2).copied())
-            }
-            None => {
-                ok = false;
-                None
-            }
-        };
+            (&facts_path, "play_data_type", &mut ok, issues),
+        );
         if defaults.is_none() && map.is_some() {
             for (key, value) in [
                 ("apple_data_type", apple_type.is_some()),
@@ -849,6 +825,34 @@ fn resolve(
         }));
     }
     out
+}
+
+/// A data-type fact: the explicit one if `known` (ids by `id`) has it, else
+/// the problem `unknown` describes, recorded at `facts.key`; without one, the
+/// built-in `default`. `fact` is what `string_fact` read (`None`: not a
+/// string, already recorded).
+fn data_type<T: Copy>(
+    fact: Option<Option<&str>>,
+    (known, id, default): (&[T], impl Fn(&T) -> &str, Option<&str>),
+    unknown: impl FnOnce(&str) -> String,
+    (facts, key, ok, issues): (&str, &str, &mut bool, &mut Vec<PolicyIssue>),
+) -> Option<T> {
+    let find = |s: &str| known.iter().find(|t| id(t) == s).copied();
+    match fact {
+        Some(Some(s)) => {
+            let found = find(s);
+            if found.is_none() {
+                push(issues, join(facts, key), unknown(s));
+                *ok = false;
+            }
+            found
+        }
+        Some(None) => default.and_then(find),
+        None => {
+            *ok = false;
+            None
+        }
+    }
 }
 
 /// `value` as an object with only `allowed` keys; records problems.
