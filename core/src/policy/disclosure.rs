@@ -485,6 +485,11 @@ fn push(issues: &mut Vec<PolicyIssue>, path: String, message: impl Into<String>)
     });
 }
 
+/// The `disclosure` object of item `i` of `list` (`purposes`, `categories`), as written.
+fn facts_of<'d>(doc: &'d Value, list: &str, i: usize) -> Option<&'d Value> {
+    doc.get(list)?.get(i)?.get("disclosure")
+}
+
 fn description(doc: &Value, list: &str, i: usize) -> Option<String> {
     doc.get(list)?
         .get(i)?
@@ -518,7 +523,7 @@ fn purpose_defaults(policy: &Policy, i: usize) -> StorePurposes {
 /// Reads `purposes[i].disclosure`; records problems; `None` when absent or broken.
 fn purpose_facts(doc: &Value, i: usize, issues: &mut Vec<PolicyIssue>) -> StorePurposes {
     let path = join(&index("purposes", i), "disclosure");
-    let value = doc.get("purposes")?.get(i)?.get("disclosure")?;
+    let value = facts_of(doc, "purposes", i)?;
     let map = object(value, &path, &PURPOSE_FACTS, issues)?;
     let mut ok = true;
     let mut list = |key: &str, known: &[&'static str], what: &str| -> Vec<&'static str> {
@@ -578,12 +583,7 @@ fn resolve(
 ) -> Vec<Option<CategoryDisclosure>> {
     let purposes: Vec<StorePurposes> = (0..policy.purposes.len())
         .map(|i| {
-            let has = doc
-                .get("purposes")
-                .and_then(|p| p.get(i))
-                .and_then(|p| p.get("disclosure"))
-                .is_some();
-            if has {
+            if facts_of(doc, "purposes", i).is_some() {
                 purpose_facts(doc, i, issues)
             } else {
                 purpose_defaults(policy, i)
@@ -596,10 +596,7 @@ fn resolve(
     for (ci, category) in policy.categories.iter().enumerate() {
         let path = index("categories", ci);
         let defaults = CATEGORY_DEFAULTS.iter().find(|(id, ..)| *id == category.id);
-        let explicit = doc
-            .get("categories")
-            .and_then(|c| c.get(ci))
-            .and_then(|c| c.get("disclosure"));
+        let explicit = facts_of(doc, "categories", ci);
         let facts_path = join(&path, "disclosure");
         let map = match explicit {
             Some(v) => match object(v, &facts_path, &CATEGORY_FACTS, issues) {
@@ -631,11 +628,7 @@ fn resolve(
                 }
                 None => {
                     unmapped = true;
-                    let has_facts = doc
-                        .get("purposes")
-                        .and_then(|p| p.get(pi))
-                        .and_then(|p| p.get("disclosure"))
-                        .is_some();
+                    let has_facts = facts_of(doc, "purposes", pi).is_some();
                     if complete && !has_facts && !reported_purposes.contains(&pi) {
                         reported_purposes.push(pi);
                         push(
