@@ -485,6 +485,15 @@ fn push(issues: &mut Vec<PolicyIssue>, path: String, message: impl Into<String>)
     });
 }
 
+/// Appends the items of `from` that `to` does not hold yet, in order.
+fn add_new(to: &mut Vec<&'static str>, from: &[&'static str]) {
+    for x in from {
+        if !to.contains(x) {
+            to.push(x);
+        }
+    }
+}
+
 /// The `disclosure` object of item `i` of `list` (`purposes`, `categories`), as written.
 fn facts_of<'d>(doc: &'d Value, list: &str, i: usize) -> Option<&'d Value> {
     doc.get(list)?.get(i)?.get("disclosure")
@@ -615,16 +624,8 @@ fn resolve(
         for &pi in &category.requires {
             match &purposes[pi] {
                 Some((apple, play)) => {
-                    for a in apple {
-                        if !apple_purposes.contains(a) {
-                            apple_purposes.push(a);
-                        }
-                    }
-                    for p in play {
-                        if !play_purposes.contains(p) {
-                            play_purposes.push(p);
-                        }
-                    }
+                    add_new(&mut apple_purposes, apple);
+                    add_new(&mut play_purposes, play);
                 }
                 None => {
                     unmapped = true;
