@@ -18,11 +18,15 @@ pub const DAY: i64 = 86_400_000;
 
 /// The example policy of the repository.
 pub fn example_kz() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/example-kz.json"
-    ))
-    .expect("example policy")
+    example_policy("example-kz.json")
+}
+
+/// `examples/policies/<name>`, as shipped.
+pub fn example_policy(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/policies")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// A small policy at `revision`, with `reconsent_below` and extra consent purposes.
