@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use common::*;
 use consentgate::{
-    ConsentGate, InstallReferrer, InstallReferrerProvider, UploadRequest, UploadResult, UploadTask,
+    ConsentGate, InstallReferrer, InstallReferrerProvider, UploadResult, UploadTask,
 };
 use serde_json::{json, Value};
 
@@ -55,19 +54,11 @@ impl InstallReferrerProvider for Spy {
     }
 }
 
-fn body(req: &UploadRequest) -> Value {
-    let mut s = String::new();
-    flate2::read::GzDecoder::new(&req.body[..])
-        .read_to_string(&mut s)
-        .expect("gzip");
-    serde_json::from_str(&s).expect("json")
-}
-
 fn next_batch(gate: &ConsentGate) -> Value {
     gate.record_event("screen_view".into(), None).unwrap();
     match gate.next_upload().unwrap() {
         UploadTask::Upload { request } => {
-            let b = body(&request);
+            let b = request_body(&request);
             gate.complete_upload(
                 request.request_id,
                 UploadResult::Http {

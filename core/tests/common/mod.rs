@@ -3,12 +3,13 @@
 //! records what it was told.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use consentgate::{
     ConsentGate, ConsentListener, ConsentSource, ConsentState, ManualClock, OpenOptions,
-    PurposeDecision,
+    PurposeDecision, UploadRequest,
 };
 use serde_json::{json, Value};
 
@@ -58,6 +59,15 @@ pub fn policy(revision: u32, reconsent_below: u32, extra: &[&str]) -> String {
         "endpoints": [{"id": "local", "url": "http://127.0.0.1:9", "regions": ["*"]}],
         "regions": {"EU": {"min_age": 16}},
     }))
+}
+
+/// The JSON of a request's gzip-compressed body.
+pub fn request_body(req: &UploadRequest) -> Value {
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(&req.body[..])
+        .read_to_string(&mut s)
+        .expect("gzip");
+    serde_json::from_str(&s).expect("json")
 }
 
 pub fn policy_from(v: Value) -> String {
