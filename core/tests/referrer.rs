@@ -25,14 +25,11 @@ struct Spy {
 
 impl Spy {
     fn new() -> Arc<Spy> {
-        Arc::new(Spy {
-            calls: AtomicUsize::new(0),
-            answer: Some(InstallReferrer {
-                referrer: REFERRER.into(),
-                clicked_at_s: Some(1_767_225_000),
-                install_began_at_s: Some(1_767_225_060),
-            }),
-        })
+        Spy::answering(Some(InstallReferrer {
+            referrer: REFERRER.into(),
+            clicked_at_s: Some(1_767_225_000),
+            install_began_at_s: Some(1_767_225_060),
+        }))
     }
 
     fn answering(answer: Option<InstallReferrer>) -> Arc<Spy> {
