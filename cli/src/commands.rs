@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consentgate::policy::Policy;
+use consentgate::policy::{Policy, PolicyIssue};
 use consentgate::{
     Clock, ConsentGate, DeletionStatus, EventInput, FlushReport, GateError, ManualClock,
     OpenOptions, PurposeDecision, PurposeKind, RecordOutcome, SystemClock, Uploader, DB_FILE,
@@ -433,15 +433,13 @@ fn disclose(global: &Global, format: &DiscloseFormat) -> Result<Report, Failure>
             "disclose needs the policy document: --policy FILE",
         ));
     };
+    let refused = |issues: Vec<PolicyIssue>| Failure {
+        kind: Kind::BadInput,
+        lines: issues.iter().map(|i| format!("error: {i}")).collect(),
+    };
     let json = read_policy(file)?;
-    let policy = Policy::parse(&json).map_err(|issues| Failure {
-        kind: Kind::BadInput,
-        lines: issues.iter().map(|i| format!("error: {i}")).collect(),
-    })?;
-    let facts = policy.disclosures().map_err(|issues| Failure {
-        kind: Kind::BadInput,
-        lines: issues.iter().map(|i| format!("error: {i}")).collect(),
-    })?;
+    let policy = Policy::parse(&json).map_err(refused)?;
+    let facts = policy.disclosures().map_err(refused)?;
     let mut notes = crate::disclose::review_notes(&facts);
     let text = if format.apple {
         notes.extend(crate::disclose::apple_warning(&facts));

@@ -279,23 +279,19 @@ pub fn play(d: &Disclosures) -> String {
             "SINGLE_CHOICE",
             &format!("{name} / Data collection is required"),
         );
-        for (id, label) in PLAY_PURPOSES {
-            row(
-                &format!("{base}:DATA_USAGE_COLLECTION_PURPOSE"),
-                id,
-                yes(purposes.contains(&id)),
-                "MULTIPLE_CHOICE",
-                &format!("{name} / Why is this user data collected? / {label}"),
-            );
-        }
-        for (id, label) in PLAY_PURPOSES {
-            row(
-                &format!("{base}:DATA_USAGE_SHARING_PURPOSE"),
-                id,
-                yes(sharing.contains(&id)),
-                "MULTIPLE_CHOICE",
-                &format!("{name} / Why is this user data shared? / {label}"),
-            );
+        for (question, chosen, verb) in [
+            ("COLLECTION", &purposes, "collected"),
+            ("SHARING", &sharing, "shared"),
+        ] {
+            for (id, label) in PLAY_PURPOSES {
+                row(
+                    &format!("{base}:DATA_USAGE_{question}_PURPOSE"),
+                    id,
+                    yes(chosen.contains(&id)),
+                    "MULTIPLE_CHOICE",
+                    &format!("{name} / Why is this user data {verb}? / {label}"),
+                );
+            }
         }
     }
     let mut out = String::new();

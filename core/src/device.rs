@@ -255,18 +255,11 @@ impl Collected {
     /// only then).
     pub fn retain_allowed(&mut self, policy: &Policy, allowed: u64) {
         self.device.retain_allowed(policy, allowed);
-        if policy
-            .reserved
-            .advertising_id
-            .is_none_or(|c| allowed & (1u64 << c) == 0)
-        {
+        let lost = |c: Option<usize>| c.is_none_or(|c| allowed & (1u64 << c) == 0);
+        if lost(policy.reserved.advertising_id) {
             self.ad_id = None;
         }
-        if policy
-            .reserved
-            .install_referrer
-            .is_none_or(|c| allowed & (1u64 << c) == 0)
-        {
+        if lost(policy.reserved.install_referrer) {
             self.install_referrer = None;
         }
     }

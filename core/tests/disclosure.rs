@@ -3,17 +3,11 @@
 //! team would otherwise re-type into Apple's and Play's forms, explicit facts
 //! overriding them, and every contradiction or gap reported at its JSON path.
 
-use std::path::Path;
+mod common;
 
+use common::example_policy;
 use consentgate::policy::{Disclosures, Policy, PolicyIssue};
 use serde_json::{json, Value};
-
-fn example(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/policies")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
 
 fn minimal() -> Value {
     json!({
@@ -46,18 +40,18 @@ fn parse_issues(doc: &Value) -> Vec<String> {
     }
 }
 
+fn parsed(doc: &Value) -> Policy {
+    Policy::parse(&doc.to_string()).unwrap_or_else(|i| panic!("policy rejected: {:?}", lines(&i)))
+}
+
 fn disclosures(doc: &Value) -> Disclosures {
-    let policy = Policy::parse(&doc.to_string())
-        .unwrap_or_else(|i| panic!("policy rejected: {:?}", lines(&i)));
-    policy
+    parsed(doc)
         .disclosures()
         .unwrap_or_else(|i| panic!("disclosures refused: {:?}", lines(&i)))
 }
 
 fn disclosure_issues(doc: &Value) -> Vec<String> {
-    let policy = Policy::parse(&doc.to_string())
-        .unwrap_or_else(|i| panic!("policy rejected: {:?}", lines(&i)));
-    match policy.disclosures() {
+    match parsed(doc).disclosures() {
         Ok(_) => panic!("expected the disclosures to be refused"),
         Err(issues) => lines(&issues),
     }
@@ -71,7 +65,7 @@ fn set_category_disclosure(mut doc: Value, i: usize, facts: Value) -> Value {
 #[test]
 fn both_example_policies_resolve_every_category_from_the_built_in_defaults() {
     for name in ["example-kz.json", "example-eu.json"] {
-        let policy = Policy::parse(&example(name)).expect("example parses");
+        let policy = Policy::parse(&example_policy(name)).expect("example parses");
         let d = policy.disclosures().expect("example discloses");
         let ids: Vec<&str> = d.categories.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(

@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::io::Read;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use common::*;
 use consentgate::{
-    ConsentGate, InstallReferrer, InstallReferrerProvider, UploadRequest, UploadResult, UploadTask,
+    ConsentGate, InstallReferrer, InstallReferrerProvider, UploadResult, UploadTask,
 };
 use serde_json::{json, Value};
 
@@ -26,14 +26,11 @@ struct Spy {
 
 impl Spy {
     fn new() -> Arc<Spy> {
-        Arc::new(Spy {
-            calls: AtomicUsize::new(0),
-            answer: Some(InstallReferrer {
-                referrer: REFERRER.into(),
-                clicked_at_s: Some(1_767_225_000),
-                install_began_at_s: Some(1_767_225_060),
-            }),
-        })
+        Spy::answering(Some(InstallReferrer {
+            referrer: REFERRER.into(),
+            clicked_at_s: Some(1_767_225_000),
+            install_began_at_s: Some(1_767_225_060),
+        }))
     }
 
     fn answering(answer: Option<InstallReferrer>) -> Arc<Spy> {
@@ -55,19 +52,11 @@ impl InstallReferrerProvider for Spy {
     }
 }
 
-fn body(req: &UploadRequest) -> Value {
-    let mut s = String::new();
-    flate2::read::GzDecoder::new(&req.body[..])
-        .read_to_string(&mut s)
-        .expect("gzip");
-    serde_json::from_str(&s).expect("json")
-}
-
 fn next_batch(gate: &ConsentGate) -> Value {
     gate.record_event("screen_view".into(), None).unwrap();
     match gate.next_upload().unwrap() {
         UploadTask::Upload { request } => {
-            let b = body(&request);
+            let b = request_body(&request);
             gate.complete_upload(
                 request.request_id,
                 UploadResult::Http {
@@ -81,6 +70,13 @@ fn next_batch(gate: &ConsentGate) -> Value {
         }
         other => panic!("expected an upload, got {other:?}"),
     }
+}
+
+/// A gate on `dir` with every purpose of `policy` granted.
+fn accepted(dir: &Path, policy: &str) -> Arc<ConsentGate> {
+    let gate = open(dir, policy, &clock());
+    gate.accept_all(consentgate::ConsentSource::Banner).unwrap();
+    gate
 }
 
 fn held(gate: &ConsentGate) -> Value {
@@ -109,8 +105,7 @@ fn g1_referrer_provider_is_never_called_before_consent() {
 #[test]
 fn g1_a_policy_without_the_category_never_asks() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = open(dir.path(), &policy(1, 0, &[]), &clock());
-    gate.accept_all(consentgate::ConsentSource::Banner).unwrap();
+    let gate = accepted(dir.path(), &policy(1, 0, &[]));
     let spy = Spy::new();
     assert_eq!(gate.install_referrer(spy.clone()), None);
     assert_eq!(spy.calls(), 0);
@@ -140,8 +135,7 @@ fn g2_referrer_rides_on_batches_while_allowed_with_rfc3339_times() {
 #[test]
 fn g3_withdrawal_drops_the_referrer_from_memory_and_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = open(dir.path(), &example_kz(), &clock());
-    gate.accept_all(consentgate::ConsentSource::Banner).unwrap();
+    let gate = accepted(dir.path(), &example_kz());
     gate.install_referrer(Spy::new()).unwrap();
     assert_eq!(held(&gate)["referrer"], REFERRER);
     grant(&gate, "advertising", false);
@@ -160,8 +154,7 @@ fn g3_withdrawal_drops_the_referrer_from_memory_and_batches() {
 #[test]
 fn g6_deletion_drops_the_referrer() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = open(dir.path(), &example_kz(), &clock());
-    gate.accept_all(consentgate::ConsentSource::Banner).unwrap();
+    let gate = accepted(dir.path(), &example_kz());
     gate.install_referrer(Spy::new()).unwrap();
     gate.request_deletion(None).unwrap();
     assert_eq!(held(&gate), Value::Null);
@@ -188,8 +181,7 @@ impl InstallReferrerProvider for WithdrawingSpy {
 #[test]
 fn g3_a_withdrawal_while_the_provider_runs_keeps_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = open(dir.path(), &example_kz(), &clock());
-    gate.accept_all(consentgate::ConsentSource::Banner).unwrap();
+    let gate = accepted(dir.path(), &example_kz());
     let spy = Arc::new(WithdrawingSpy(Mutex::new(Arc::downgrade(&gate))));
     assert_eq!(gate.install_referrer(spy), None);
     assert_eq!(held(&gate), Value::Null);
@@ -198,8 +190,7 @@ fn g3_a_withdrawal_while_the_provider_runs_keeps_nothing() {
 #[test]
 fn an_empty_referrer_is_absent_and_unknown_times_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = open(dir.path(), &example_kz(), &clock());
-    gate.accept_all(consentgate::ConsentSource::Banner).unwrap();
+    let gate = accepted(dir.path(), &example_kz());
     let empty = Spy::answering(Some(InstallReferrer {
         referrer: "  ".into(),
         ..Default::default()

@@ -132,13 +132,21 @@ fn in_chromium(browser: &str, dir: &Path, user: &str, host: &str) -> Value {
 }
 
 fn in_node(node: &str, dir: &Path, user: &str, host: &str) -> Value {
-    // A window with events, as Node has EventTarget and CustomEvent.
+    let page = format!(
+        "function report(log) {{ process.stdout.write(JSON.stringify(log)); }}\n\
+         {user}\n{PAGE}\n{host}\n"
+    );
+    serde_json::from_slice(&run_node(node, dir, &page)).expect("the page reported")
+}
+
+/// Runs `page` under Node in a window with events (Node has EventTarget and
+/// CustomEvent); its stdout, once it exited successfully.
+fn run_node(node: &str, dir: &Path, page: &str) -> Vec<u8> {
     let program = format!(
         "globalThis.window = globalThis;\n\
          {{ const t = new EventTarget(); globalThis.addEventListener = t.addEventListener.bind(t);\n\
            globalThis.dispatchEvent = t.dispatchEvent.bind(t); }}\n\
-         function report(log) {{ process.stdout.write(JSON.stringify(log)); }}\n\
-         {user}\n{PAGE}\n{host}\n"
+         {page}"
     );
     let file = dir.join("page.js");
     std::fs::write(&file, program).unwrap();
@@ -148,7 +156,7 @@ fn in_node(node: &str, dir: &Path, user: &str, host: &str) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("the page reported")
+    out.stdout
 }
 
 fn check(log: &Value, a: &ConsentState, b: &ConsentState) {
@@ -251,23 +259,10 @@ fn readme_webview_example_works_when_pasted() {
         .expect("the README's WebViews section has a js example");
     let (a, b) = states();
     let (user, host) = scripts(&a, &b);
-    let program = format!(
-        "globalThis.window = globalThis;\n\
-         {{ const t = new EventTarget(); globalThis.addEventListener = t.addEventListener.bind(t);\n\
-           globalThis.dispatchEvent = t.dispatchEvent.bind(t); }}\n\
-         {user}\n{example}\n{host}\n"
-    );
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("readme.js");
-    std::fs::write(&file, program).unwrap();
-    let out = Command::new(node).arg(&file).output().expect("node runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_node(&node, dir.path(), &format!("{user}\n{example}\n{host}\n"));
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out),
         "true\nallowed now: advertising_id, install_referrer\n"
     );
 }

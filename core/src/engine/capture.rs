@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::writer::WAKE_AT;
 use super::{lock, Engine};
 use crate::device::{
-    ad_id_permitted, AdIdProvider, DeviceInfo, DeviceInfoProvider, InstallReferrer,
+    ad_id_permitted, AdIdProvider, Collected, DeviceInfo, DeviceInfoProvider, InstallReferrer,
     InstallReferrerProvider,
 };
 use crate::error::{Error, Result};
@@ -129,25 +129,16 @@ impl Engine {
 
     /// The advertising id, asked of `provider` only when the ad-id rule allows.
     pub fn advertising_id(&self, provider: Arc<dyn AdIdProvider>) -> Option<String> {
-        let category = self.policy.reserved.advertising_id;
-        let permitted = |e: &Engine| {
-            ad_id_permitted(
-                category.is_some_and(|c| e.allows_index(c)),
-                e.platform_signals(),
-            )
-        };
-        if self.check_open().is_err() || !permitted(self) {
-            return None;
-        }
-        let id = provider
-            .advertising_id()
-            .filter(|id| !crate::device::is_null_ad_id(id))?;
-        // A withdrawal may have happened while the provider ran.
-        if !permitted(self) {
-            return None;
-        }
-        lock(&self.collected).ad_id = Some(id.clone());
-        Some(id)
+        self.ask_host(
+            self.policy.reserved.advertising_id,
+            || ad_id_permitted(true, self.platform_signals()),
+            || {
+                provider
+                    .advertising_id()
+                    .filter(|id| !crate::device::is_null_ad_id(id))
+            },
+            |c| &mut c.ad_id,
+        )
     }
 
     /// The install referrer, asked of `provider` only while `install_referrer`
@@ -156,19 +147,42 @@ impl Engine {
         &self,
         provider: Arc<dyn InstallReferrerProvider>,
     ) -> Option<InstallReferrer> {
-        let category = self.policy.reserved.install_referrer;
-        let allowed = |e: &Engine| category.is_some_and(|c| e.allows_index(c));
-        if self.check_open().is_err() || !allowed(self) {
+        self.ask_host(
+            self.policy.reserved.install_referrer,
+            || true,
+            || provider.install_referrer()?.normalized(),
+            |c| &mut c.install_referrer,
+        )
+    }
+
+    /// The one gate for a value asked of the host and kept in `collected`:
+    /// `ask` runs only while `category` is allowed and `also` holds (read
+    /// outside every lock: it may take the store lock), and its answer is
+    /// kept in `slot` only if both still hold when the host answers. The
+    /// category is read again under the `collected` lock, which a withdrawal
+    /// trims under, so a withdrawal while the host runs keeps nothing.
+    fn ask_host<T: Clone>(
+        &self,
+        category: Option<usize>,
+        also: impl Fn() -> bool,
+        ask: impl FnOnce() -> Option<T>,
+        slot: impl FnOnce(&mut Collected) -> &mut Option<T>,
+    ) -> Option<T> {
+        let allowed = || category.is_some_and(|c| self.allows_index(c));
+        if self.check_open().is_err() || !allowed() || !also() {
             return None;
         }
-        let referrer = provider.install_referrer()?.normalized()?;
+        let value = ask()?;
         // A withdrawal may have happened while the provider ran.
-        let mut collected = lock(&self.collected);
-        if !allowed(self) {
+        if !also() {
             return None;
         }
-        collected.install_referrer = Some(referrer.clone());
-        Some(referrer)
+        let mut collected = lock(&self.collected);
+        if !allowed() {
+            return None;
+        }
+        *slot(&mut collected) = Some(value.clone());
+        Some(value)
     }
 
     /// Appends one valid event if `usage_events` is allowed now.

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::rules::{index, join, quoted};
+use super::rules::{index, join, quoted, url_host};
 use super::{Policy, PolicyIssue, PurposeKind};
 use super::{ACCOUNT_ID, ADVERTISING_ID, INSTALL_REFERRER, USAGE_EVENTS};
 
@@ -446,7 +446,7 @@ impl Policy {
         let mut tracking_domains = Vec::new();
         if tracking {
             for e in &self.endpoints {
-                let host = host_of(&e.url);
+                let host = url_host(&e.url).to_owned();
                 if !tracking_domains.contains(&host) {
                     tracking_domains.push(host);
                 }
@@ -485,24 +485,26 @@ fn push(issues: &mut Vec<PolicyIssue>, path: String, message: impl Into<String>)
     });
 }
 
+/// Appends the items of `from` that `to` does not hold yet, in order.
+fn add_new(to: &mut Vec<&'static str>, from: &[&'static str]) {
+    for x in from {
+        if !to.contains(x) {
+            to.push(x);
+        }
+    }
+}
+
+/// The `disclosure` object of item `i` of `list` (`purposes`, `categories`), as written.
+fn facts_of<'d>(doc: &'d Value, list: &str, i: usize) -> Option<&'d Value> {
+    doc.get(list)?.get(i)?.get("disclosure")
+}
+
 fn description(doc: &Value, list: &str, i: usize) -> Option<String> {
     doc.get(list)?
         .get(i)?
         .get("description")?
         .as_str()
         .map(str::to_owned)
-}
-
-/// `https://host:port/path` → `host`.
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority.to_owned(), |(h, _)| format!("{h}]"));
-    }
-    authority.split(':').next().unwrap_or(authority).to_owned()
 }
 
 /// Apple and Play purposes of purpose `i`: explicit, or the defaults for
@@ -530,7 +532,7 @@ fn purpose_defaults(policy: &Policy, i: usize) -> StorePurposes {
 /// Reads `purposes[i].disclosure`; records problems; `None` when absent or broken.
 fn purpose_facts(doc: &Value, i: usize, issues: &mut Vec<PolicyIssue>) -> StorePurposes {
     let path = join(&index("purposes", i), "disclosure");
-    let value = doc.get("purposes")?.get(i)?.get("disclosure")?;
+    let value = facts_of(doc, "purposes", i)?;
     let map = object(value, &path, &PURPOSE_FACTS, issues)?;
     let mut ok = true;
     let mut list = |key: &str, known: &[&'static str], what: &str| -> Vec<&'static str> {
@@ -590,12 +592,7 @@ fn resolve(
 ) -> Vec<Option<CategoryDisclosure>> {
     let purposes: Vec<StorePurposes> = (0..policy.purposes.len())
         .map(|i| {
-            let has = doc
-                .get("purposes")
-                .and_then(|p| p.get(i))
-                .and_then(|p| p.get("disclosure"))
-                .is_some();
-            if has {
+            if facts_of(doc, "purposes", i).is_some() {
                 purpose_facts(doc, i, issues)
             } else {
                 purpose_defaults(policy, i)
@@ -608,10 +605,7 @@ fn resolve(
     for (ci, category) in policy.categories.iter().enumerate() {
         let path = index("categories", ci);
         let defaults = CATEGORY_DEFAULTS.iter().find(|(id, ..)| *id == category.id);
-        let explicit = doc
-            .get("categories")
-            .and_then(|c| c.get(ci))
-            .and_then(|c| c.get("disclosure"));
+        let explicit = facts_of(doc, "categories", ci);
         let facts_path = join(&path, "disclosure");
         let map = match explicit {
             Some(v) => match object(v, &facts_path, &CATEGORY_FACTS, issues) {
@@ -630,24 +624,12 @@ fn resolve(
         for &pi in &category.requires {
             match &purposes[pi] {
                 Some((apple, play)) => {
-                    for a in apple {
-                        if !apple_purposes.contains(a) {
-                            apple_purposes.push(a);
-                        }
-                    }
-                    for p in play {
-                        if !play_purposes.contains(p) {
-                            play_purposes.push(p);
-                        }
-                    }
+                    add_new(&mut apple_purposes, apple);
+                    add_new(&mut play_purposes, play);
                 }
                 None => {
                     unmapped = true;
-                    let has_facts = doc
-                        .get("purposes")
-                        .and_then(|p| p.get(pi))
-                        .and_then(|p| p.get("disclosure"))
-                        .is_some();
+                    let has_facts = facts_of(doc, "purposes", pi).is_some();
                     if complete && !has_facts && !reported_purposes.contains(&pi) {
                         reported_purposes.push(pi);
                         push(
@@ -696,53 +678,29 @@ fn resolve(
             }
         };
 
-        let apple_type = match string_fact("apple_data_type", issues) {
-            Some(Some(s)) => match APPLE_DATA_TYPES.iter().find(|t| **t == s) {
-                Some(t) => Some(*t),
-                None => {
-                    push(
-                        issues,
-                        join(&facts_path, "apple_data_type"),
-                        format!(
-                            "unknown Apple data type {} (expected one of {})",
-                            quoted(s),
-                            APPLE_DATA_TYPES.join(", ")
-                        ),
-                    );
-                    ok = false;
-                    None
-                }
+        let apple_type = data_type(
+            string_fact("apple_data_type", issues),
+            (&APPLE_DATA_TYPES, |t| t, defaults.map(|d| d.1)),
+            |s| {
+                format!(
+                    "unknown Apple data type {} (expected one of {})",
+                    quoted(s),
+                    APPLE_DATA_TYPES.join(", ")
+                )
             },
-            Some(None) => defaults.map(|d| d.1),
-            None => {
-                ok = false;
-                None
-            }
-        };
-        let play_type = match string_fact("play_data_type", issues) {
-            Some(Some(s)) => match PLAY_DATA_TYPES.iter().find(|t| t.id == s) {
-                Some(t) => Some(*t),
-                None => {
-                    push(
-                        issues,
-                        join(&facts_path, "play_data_type"),
-                        format!(
-                            "unknown Play data type {} (expected a Response ID such as \"PSL_DEVICE_ID\"; see PLAY_DATA_TYPES)",
-                            quoted(s)
-                        ),
-                    );
-                    ok = false;
-                    None
-                }
+            (&facts_path, "apple_data_type", &mut ok, issues),
+        );
+        let play_type = data_type(
+            string_fact("play_data_type", issues),
+            (&PLAY_DATA_TYPES, |t| t.id, defaults.map(|d| d.2)),
+            |s| {
+                format!(
+                    "unknown Play data type {} (expected a Response ID such as \"PSL_DEVICE_ID\"; see PLAY_DATA_TYPES)",
+                    quoted(s)
+                )
             },
-            Some(None) => {
-                defaults.and_then(|d| PLAY_DATA_TYPES.iter().find(|t| t.id == d.2).copied())
-            }
-            None => {
-                ok = false;
-                None
-            }
-        };
+            (&facts_path, "play_data_type", &mut ok, issues),
+        );
         if defaults.is_none() && map.is_some() {
             for (key, value) in [
                 ("apple_data_type", apple_type.is_some()),
@@ -861,6 +819,34 @@ fn resolve(
         }));
     }
     out
+}
+
+/// A data-type fact: the explicit one if `known` (ids by `id`) has it, else
+/// the problem `unknown` describes, recorded at `facts.key`; without one, the
+/// built-in `default`. `fact` is what `string_fact` read (`None`: not a
+/// string, already recorded).
+fn data_type<T: Copy>(
+    fact: Option<Option<&str>>,
+    (known, id, default): (&[T], impl Fn(&T) -> &str, Option<&str>),
+    unknown: impl FnOnce(&str) -> String,
+    (facts, key, ok, issues): (&str, &str, &mut bool, &mut Vec<PolicyIssue>),
+) -> Option<T> {
+    let find = |s: &str| known.iter().find(|t| id(t) == s).copied();
+    match fact {
+        Some(Some(s)) => {
+            let found = find(s);
+            if found.is_none() {
+                push(issues, join(facts, key), unknown(s));
+                *ok = false;
+            }
+            found
+        }
+        Some(None) => default.and_then(find),
+        None => {
+            *ok = false;
+            None
+        }
+    }
 }
 
 /// `value` as an object with only `allowed` keys; records problems.

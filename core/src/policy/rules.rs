@@ -65,6 +65,14 @@ pub(super) fn check_url(url: &str, usage: UrlUse) -> Result<(), String> {
     Ok(())
 }
 
+/// The host of a URL [`check_url`] accepted, without port or path (a
+/// bracketed IPv6 literal keeps its brackets): `https://h:8443/x` → `h`.
+pub(super) fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    split_host_port(&rest[..end]).0
+}
+
 /// Splits `host[:port]`, where host may be a bracketed IPv6 literal.
 fn split_host_port(authority: &str) -> (&str, Option<&str>) {
     if authority.starts_with('[') {

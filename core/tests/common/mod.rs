@@ -3,12 +3,13 @@
 //! records what it was told.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use consentgate::{
     ConsentGate, ConsentListener, ConsentSource, ConsentState, ManualClock, OpenOptions,
-    PurposeDecision,
+    PurposeDecision, UploadRequest,
 };
 use serde_json::{json, Value};
 
@@ -18,11 +19,15 @@ pub const DAY: i64 = 86_400_000;
 
 /// The example policy of the repository.
 pub fn example_kz() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/example-kz.json"
-    ))
-    .expect("example policy")
+    example_policy("example-kz.json")
+}
+
+/// `examples/policies/<name>`, as shipped.
+pub fn example_policy(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/policies")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// A small policy at `revision`, with `reconsent_below` and extra consent purposes.
@@ -54,6 +59,15 @@ pub fn policy(revision: u32, reconsent_below: u32, extra: &[&str]) -> String {
         "endpoints": [{"id": "local", "url": "http://127.0.0.1:9", "regions": ["*"]}],
         "regions": {"EU": {"min_age": 16}},
     }))
+}
+
+/// The JSON of a request's gzip-compressed body.
+pub fn request_body(req: &UploadRequest) -> Value {
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(&req.body[..])
+        .read_to_string(&mut s)
+        .expect("gzip");
+    serde_json::from_str(&s).expect("json")
 }
 
 pub fn policy_from(v: Value) -> String {
