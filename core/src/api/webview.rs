@@ -5,8 +5,9 @@
 //! of consent. Both carry a host-chosen nonce: the page can read decisions,
 //! never change them, and cannot fake an update to other page scripts.
 //!
-//! Not here: the IAB `__tcfapi` / `__gpp` entry points (they answer from the
-//! policy's `interop` strings, which this release does not have yet), and
+//! Not here: the IAB `__tcfapi` / `__gpp` entry points (they would answer
+//! from the strings of the policy's `interop` block, `engine/signals`; the
+//! script does not offer them yet), and
 //! the platform glue (`WebView.addJavascriptInterface` / `evaluateJavascript`,
 //! `WKUserScript`), which lives in the bindings.
 
