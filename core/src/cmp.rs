@@ -216,7 +216,19 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
         let hash = string_hash(g);
         let report = match gpp::decode(g) {
             Ok(decoded) => {
-                gpp_tc = decoded.tcf_eu().cloned();
+                // Sections are in header order: the TCF EU one's text is the
+                // matching `~`-separated part after the header.
+                gpp_tc = decoded
+                    .sections
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, s)| match s {
+                        gpp::GppSection::TcfEuV2(tc) => {
+                            let text = g.split('~').nth(1 + i).unwrap_or_default();
+                            Some((tc.clone(), text.to_string()))
+                        }
+                        _ => None,
+                    });
                 if opts_out(&decoded) {
                     out.us_opt_out = Some(hash.clone());
                 }
@@ -243,14 +255,7 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
             let d = tcf::decode(&t).map_err(|e| e.to_string());
             (t, SignalSource::Tcf, d)
         }
-        (None, Some(tc)) => {
-            let t = gpp_text
-                .as_deref()
-                .and_then(|g| g.split('~').nth(1 + section_position(g, 2)?))
-                .unwrap_or_default()
-                .to_string();
-            (t, SignalSource::Gpp, Ok(tc))
-        }
+        (None, Some((tc, t))) => (t, SignalSource::Gpp, Ok(tc)),
         (None, None) => {
             out.tcf = Some(SignalReport::bare(SignalStatus::Missing));
             return out;
@@ -284,15 +289,6 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
         out.tc = Some((tc, source, hash));
     }
     out
-}
-
-/// Position of section `id` among the sections of GPP string `g`.
-fn section_position(g: &str, id: u16) -> Option<usize> {
-    gpp::decode_header(g.split('~').next()?)
-        .ok()?
-        .section_ids
-        .iter()
-        .position(|&s| s == id)
 }
 
 /// True when a US section of `g` says the user opted out of the sale or
