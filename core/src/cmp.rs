@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::interop::keys::{KeyMap, KeyValue};
 use crate::interop::tcf::{self, TcSegment, TcString, TcfKeyOptions, VendorSection};
 use crate::interop::{gpp, usp};
-use crate::policy::{ConsentModeType, Interop, Policy, PurposeKind};
+use crate::policy::{ConsentModeType, Interop, Policy, PurposeKind, PurposeMapping};
 
 /// The key a CMP stores its TC string under.
 pub const TC_STRING_KEY: &str = "IABTCF_TCString";
@@ -306,7 +306,7 @@ fn opts_out(g: &gpp::GppString) -> bool {
 }
 
 /// True when `tc` consents to everything mapping `m` needs.
-fn tc_allows(tc: &TcString, m: &crate::policy::PurposeMapping) -> bool {
+fn tc_allows(tc: &TcString, m: &PurposeMapping) -> bool {
     m.tcf_purposes
         .iter()
         .all(|p| tc.purposes_consent.contains(p))
@@ -343,14 +343,8 @@ pub(crate) fn consent_mode(
     granted: u64,
     following: Option<Option<&TcString>>,
 ) -> ConsentModeSignals {
-    let by_mapping = |t: ConsentModeType| {
-        let mut mapped = interop
-            .mappings
-            .iter()
-            .filter(|m| m.consent_mode.contains(&t))
-            .peekable();
-        mapped.peek().is_some() && mapped.all(|m| granted & (1u64 << m.purpose) != 0)
-    };
+    let by_mapping =
+        |t: ConsentModeType| all_mapped_granted(interop, granted, |m| m.consent_mode.contains(&t));
     let tcf = |p: u8| match following {
         None => true,
         Some(None) => false,
@@ -379,27 +373,37 @@ pub(crate) fn can_request_ads(
     granted: u64,
     following: Option<Option<&TcString>>,
 ) -> bool {
-    let ads: Vec<_> = interop
-        .mappings
-        .iter()
-        .filter(|m| {
-            m.consent_mode.iter().any(|t| {
-                matches!(
-                    t,
-                    ConsentModeType::AdStorage
-                        | ConsentModeType::AdUserData
-                        | ConsentModeType::AdPersonalization
-                )
-            })
+    let is_ad = |m: &PurposeMapping| {
+        m.consent_mode.iter().any(|t| {
+            matches!(
+                t,
+                ConsentModeType::AdStorage
+                    | ConsentModeType::AdUserData
+                    | ConsentModeType::AdPersonalization
+            )
         })
-        .collect();
-    !ads.is_empty()
-        && ads.iter().all(|m| granted & (1u64 << m.purpose) != 0)
+    };
+    all_mapped_granted(interop, granted, is_ad)
         && match following {
             None => true,
             Some(None) => false,
-            Some(Some(tc)) => ads.iter().all(|m| tc_allows(tc, m)),
+            Some(Some(tc)) => interop
+                .mappings
+                .iter()
+                .filter(|m| is_ad(m))
+                .all(|m| tc_allows(tc, m)),
         }
+}
+
+/// True when at least one mapping passes `test` and the purposes of all
+/// that do are in `granted`.
+fn all_mapped_granted(
+    interop: &Interop,
+    granted: u64,
+    test: impl Fn(&PurposeMapping) -> bool,
+) -> bool {
+    let mut mapped = interop.mappings.iter().filter(|m| test(m)).peekable();
+    mapped.peek().is_some() && mapped.all(|m| granted & (1u64 << m.purpose) != 0)
 }
 
 /// Deciseconds since the epoch of the start of the UTC day of `now_ms`
@@ -415,15 +419,11 @@ fn day_ds(now_ms: i64) -> u64 {
 /// legitimate interest claimed, every mapped vendor disclosed (TCF 2.3).
 pub(crate) fn tc_string_for(interop: &Interop, granted: u64, now_ms: i64) -> Option<TcString> {
     let cmp = interop.cmp.as_ref()?;
-    let mapped_granted = |test: &dyn Fn(&crate::policy::PurposeMapping) -> bool| {
-        let mut it = interop.mappings.iter().filter(|m| test(m)).peekable();
-        it.peek().is_some() && it.all(|m| granted & (1u64 << m.purpose) != 0)
-    };
     let purposes_consent: Vec<u8> = (1..=11u8)
-        .filter(|p| mapped_granted(&|m| m.tcf_purposes.contains(p)))
+        .filter(|p| all_mapped_granted(interop, granted, |m| m.tcf_purposes.contains(p)))
         .collect();
     let special_feature_opt_ins: Vec<u8> = (1..=2u8)
-        .filter(|f| mapped_granted(&|m| m.special_features.contains(f)))
+        .filter(|f| all_mapped_granted(interop, granted, |m| m.special_features.contains(f)))
         .collect();
     let mut all_vendors: Vec<u16> = interop
         .mappings
@@ -435,7 +435,7 @@ pub(crate) fn tc_string_for(interop: &Interop, granted: u64, now_ms: i64) -> Opt
     let consented: Vec<u16> = all_vendors
         .iter()
         .copied()
-        .filter(|v| mapped_granted(&|m| m.vendors.contains(v)))
+        .filter(|v| all_mapped_granted(interop, granted, |m| m.vendors.contains(v)))
         .collect();
     let day = day_ds(now_ms);
     Some(TcString {
