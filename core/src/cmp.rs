@@ -123,6 +123,16 @@ impl SignalReport {
             problem: None,
         }
     }
+
+    /// The report on a string consentgate wrote, with its hash.
+    fn written(string: String) -> Self {
+        SignalReport {
+            status: SignalStatus::Written,
+            string_hash: Some(string_hash(&string)),
+            string: Some(string),
+            problem: None,
+        }
+    }
 }
 
 /// One Consent Mode v2 status.
@@ -466,10 +476,10 @@ pub(crate) fn tc_string_for(interop: &Interop, granted: u64, now_ms: i64) -> Opt
 /// What a registered CMP writes: the strings and the full key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Written {
-    /// The TC string.
-    pub tc_string: String,
-    /// The GPP string, when GPP applies.
-    pub gpp_string: Option<String>,
+    /// The report on the TC string (status `written`, the string, its hash).
+    pub tcf: SignalReport,
+    /// The report on the GPP string, when GPP applies and it was encoded.
+    pub gpp: Option<SignalReport>,
     /// Every key and its value.
     pub keys: KeyMap,
 }
@@ -508,8 +518,8 @@ pub(crate) fn written(interop: &Interop, tc: &TcString) -> Option<Written> {
         }
     }
     Some(Written {
-        tc_string,
-        gpp_string,
+        tcf: SignalReport::written(tc_string),
+        gpp: gpp_string.map(SignalReport::written),
         keys,
     })
 }

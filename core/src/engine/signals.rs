@@ -241,19 +241,12 @@ impl Engine {
             }
             InteropMode::Cmp => {
                 let w = pending.or(db.interop.written.as_ref().map(|(_, w)| w));
-                let report = |s: Option<&String>| match s {
-                    Some(s) => SignalReport {
-                        status: SignalStatus::Written,
-                        string: Some(s.clone()),
-                        string_hash: Some(cmp::string_hash(s)),
-                        problem: None,
-                    },
-                    None => SignalReport::bare(SignalStatus::NotConnected),
+                let report = |r: Option<&SignalReport>| {
+                    r.cloned()
+                        .unwrap_or_else(|| SignalReport::bare(SignalStatus::NotConnected))
                 };
-                let tcf = report(w.map(|w| &w.tc_string));
-                let gpp = interop
-                    .gpp
-                    .then(|| report(w.and_then(|w| w.gpp_string.as_ref())));
+                let tcf = report(w.map(|w| &w.tcf));
+                let gpp = interop.gpp.then(|| report(w.and_then(|w| w.gpp.as_ref())));
                 (Some(own.as_ref()), tcf, gpp)
             }
         };
