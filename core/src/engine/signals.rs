@@ -14,6 +14,7 @@ use super::{Db, Engine};
 use crate::cmp::{self, InteropMode, InteropState, KeyValueStore, SignalReport, SignalStatus};
 use crate::consent::{Change, ConsentSource, ConsentState, ConsentStatus};
 use crate::error::Result;
+use crate::interop::tcf::TcString;
 use crate::policy::PurposeKind;
 
 /// Meta keys: the hash of the last TC / GPP string whose decisions were
@@ -163,22 +164,33 @@ impl Engine {
             .collect()
     }
 
-    /// Being the CMP: what to write for `granted` purposes at `now_ms`, when
-    /// a key-value store is connected and the keys do not already say it.
-    pub(super) fn pending_write(&self, db: &Db, granted: u64, now_ms: i64) -> Option<cmp::Written> {
-        let interop = self.policy.interop.as_ref()?;
-        interop.cmp.as_ref()?;
-        db.interop.kv.as_ref()?;
-        if db
-            .interop
-            .written
-            .as_ref()
-            .is_some_and(|(g, _)| *g == granted)
-        {
-            return None;
-        }
-        let tc = cmp::tc_string_for(interop, granted, now_ms)?;
-        cmp::written(interop, &tc)
+    /// The interop view of a state about to be published (`None` without an
+    /// `interop` block) and, being the CMP, what to write for `granted`
+    /// purposes at `now_ms` after the commit, when a key-value store is
+    /// connected and the keys do not already say it.
+    pub(super) fn interop_for(
+        &self,
+        db: &Db,
+        granted: u64,
+        state: &ConsentState,
+        now_ms: i64,
+    ) -> (Option<InteropState>, Option<cmp::Written>) {
+        let Some(interop) = self.policy.interop.as_ref() else {
+            return (None, None);
+        };
+        // Being the CMP: the TC string for these decisions (`None` when following).
+        let own = cmp::tc_string_for(interop, granted, now_ms);
+        let pending = own.as_ref().filter(|_| {
+            db.interop.kv.is_some()
+                && db
+                    .interop
+                    .written
+                    .as_ref()
+                    .is_none_or(|(g, _)| *g != granted)
+        });
+        let pending = pending.and_then(|tc| cmp::written(interop, tc));
+        let view = self.interop_view(db, granted, state, own.as_ref(), pending.as_ref());
+        (view, pending)
     }
 
     /// Writes `w` to the host's store (after the commit, before the call
@@ -196,12 +208,14 @@ impl Engine {
         db.interop.written = Some((granted, w));
     }
 
-    /// The interop view for a state about to be published.
-    pub(super) fn interop_view(
+    /// The interop view for a state about to be published; `own` is the TC
+    /// string for these decisions when being the CMP.
+    fn interop_view(
         &self,
         db: &Db,
         granted: u64,
         state: &ConsentState,
+        own: Option<&TcString>,
         pending: Option<&cmp::Written>,
     ) -> Option<InteropState> {
         let interop = self.policy.interop.as_ref()?;
@@ -214,10 +228,6 @@ impl Engine {
         let connected = db.interop.kv.is_some();
         // Google reads the TC string in force: the other CMP's (following)
         // or the one written for these decisions (being the CMP).
-        let own = match mode {
-            InteropMode::Cmp => cmp::tc_string_for(interop, granted, 0),
-            InteropMode::Follow => None,
-        };
         let (following, tcf, gpp) = match mode {
             InteropMode::Follow => {
                 let tc = db.interop.read.tc.as_ref().map(|(tc, _, _)| tc);
@@ -247,7 +257,7 @@ impl Engine {
                 };
                 let tcf = report(w.map(|w| &w.tcf));
                 let gpp = interop.gpp.then(|| report(w.and_then(|w| w.gpp.as_ref())));
-                (Some(own.as_ref()), tcf, gpp)
+                (Some(own), tcf, gpp)
             }
         };
         Some(InteropState {
