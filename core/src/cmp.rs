@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::interop::keys::{KeyMap, KeyValue};
 use crate::interop::tcf::{self, TcSegment, TcString, TcfKeyOptions, VendorSection};
 use crate::interop::{gpp, usp};
-use crate::policy::{ConsentModeType, Interop, Policy, PurposeKind, PurposeMapping};
+use crate::policy::{ConsentModeType, Interop, PurposeMapping};
 
 /// The key a CMP stores its TC string under.
 pub const TC_STRING_KEY: &str = "IABTCF_TCString";
@@ -591,14 +591,4 @@ pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
             .map(|key| KeyWrite::Remove { key }),
     );
     out
-}
-
-/// True when some consent purpose has a decision in force (granted or
-/// denied with a time): the app must then offer a way back to the choice.
-pub(crate) fn privacy_options_required(policy: &Policy, decided: &[bool]) -> bool {
-    policy
-        .purposes
-        .iter()
-        .zip(decided)
-        .any(|(p, d)| p.kind == PurposeKind::Consent && *d)
 }

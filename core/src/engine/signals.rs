@@ -220,11 +220,6 @@ impl Engine {
     ) -> Option<InteropState> {
         let interop = self.policy.interop.as_ref()?;
         let mode = self.mode()?;
-        let decided: Vec<bool> = state
-            .purposes
-            .iter()
-            .map(|p| p.status != ConsentStatus::Unset && p.decided_at_ms.is_some())
-            .collect();
         let connected = db.interop.kv.is_some();
         // Google reads the TC string in force: the other CMP's (following)
         // or the one written for these decisions (being the CMP).
@@ -264,7 +259,13 @@ impl Engine {
             mode,
             consent_mode: cmp::consent_mode(interop, granted, following),
             can_request_ads: cmp::can_request_ads(interop, granted, following),
-            privacy_options_required: cmp::privacy_options_required(&self.policy, &decided),
+            // Some consent purpose has a decision in force (granted, or
+            // denied with a time): the app must offer a way back to it.
+            privacy_options_required: state.purposes.iter().any(|p| {
+                p.kind == PurposeKind::Consent
+                    && p.status != ConsentStatus::Unset
+                    && p.decided_at_ms.is_some()
+            }),
             tcf,
             gpp,
         })
