@@ -20,7 +20,7 @@
 
 use serde::Serialize;
 
-use crate::interop::keys::{KeyMap, KeyValue};
+use crate::interop::keys::{KeyMap, KeyValue, TCF_KEY_PREFIX};
 use crate::interop::tcf::{self, TcSegment, TcString, TcfKeyOptions, VendorSection};
 use crate::interop::{gpp, usp};
 use crate::policy::{ConsentModeType, Interop, PurposeMapping};
@@ -531,19 +531,7 @@ pub(crate) fn written(interop: &Interop, tc: &TcString) -> Option<Written> {
 /// only when it writes GPP (`own_gpp`): otherwise they may be another
 /// CMP's (a US one) and are left alone.
 pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
-    let mut out: Vec<KeyWrite> = keys
-        .iter()
-        .map(|(k, v)| match v {
-            KeyValue::Int(n) => KeyWrite::SetInt {
-                key: k.clone(),
-                value: *n,
-            },
-            KeyValue::Str(s) => KeyWrite::SetString {
-                key: k.clone(),
-                value: s.clone(),
-            },
-        })
-        .collect();
+    let mut out = set_writes(keys);
     let mut known: Vec<String> = [
         "CmpSdkID",
         "CmpSdkVersion",
@@ -567,9 +555,9 @@ pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
         "AddtlConsent",
     ]
     .iter()
-    .map(|k| format!("IABTCF_{k}"))
+    .map(|k| format!("{TCF_KEY_PREFIX}{k}"))
     .collect();
-    known.extend((1..=24).map(|p| format!("IABTCF_PublisherRestrictions{p}")));
+    known.extend((1..=24).map(|p| format!("{TCF_KEY_PREFIX}PublisherRestrictions{p}")));
     if own_gpp {
         known.extend(
             [
@@ -591,4 +579,20 @@ pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
             .map(|key| KeyWrite::Remove { key }),
     );
     out
+}
+
+/// One set operation per key of `keys`, in key order.
+pub(crate) fn set_writes(keys: &KeyMap) -> Vec<KeyWrite> {
+    keys.iter()
+        .map(|(k, v)| match v {
+            KeyValue::Int(n) => KeyWrite::SetInt {
+                key: k.clone(),
+                value: *n,
+            },
+            KeyValue::Str(s) => KeyWrite::SetString {
+                key: k.clone(),
+                value: s.clone(),
+            },
+        })
+        .collect()
 }

@@ -283,10 +283,7 @@ impl Engine {
             .interop
             .written
             .as_ref()
-            .map(|(_, w)| cmp::key_writes(&w.keys, false))
+            .map(|(_, w)| cmp::set_writes(&w.keys))
             .unwrap_or_default()
-            .into_iter()
-            .filter(|k| !matches!(k, cmp::KeyWrite::Remove { .. }))
-            .collect()
     }
 }
