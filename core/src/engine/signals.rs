@@ -271,9 +271,10 @@ impl Engine {
         })
     }
 
-    /// The interop view in force (`None` without an `interop` block).
-    pub fn interop_state(&self) -> Option<InteropState> {
-        self.snapshot.load().state.interop.clone()
+    /// `f` of the interop view in force, read in place (`None` without an
+    /// `interop` block): no lock, nothing cloned but what `f` returns.
+    pub fn with_interop<R>(&self, f: impl FnOnce(&InteropState) -> R) -> Option<R> {
+        self.snapshot.load().state.interop.as_ref().map(f)
     }
 
     /// Being the CMP: the key set the host's store holds now (empty when
