@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::{Db, Engine};
 use crate::cmp::{self, InteropMode, InteropState, KeyValueStore, SignalReport, SignalStatus};
-use crate::consent::{Change, ConsentSource, ConsentState, ConsentStatus};
+use crate::consent::{self, Change, ConsentSource, ConsentState, ConsentStatus, PurposeDecision};
 use crate::error::Result;
 use crate::interop::tcf::TcString;
 use crate::policy::PurposeKind;
@@ -100,9 +100,11 @@ impl Engine {
                     cmp::SignalSource::Tcf => ConsentSource::Tcf,
                     cmp::SignalSource::Gpp => ConsentSource::Gpp,
                 };
-                let changes = self.changes_to(db, cmp::decisions_from(interop, &tc), source);
                 let meta = [(APPLIED_TCF, Some(hash.clone()))];
-                match self.apply_signal(db, &changes, &meta, &hash) {
+                let outcome = self
+                    .changes_to(db, cmp::decisions_from(interop, &tc), source)
+                    .and_then(|changes| self.apply_signal(db, &changes, &meta, &hash));
+                match outcome {
                     Ok(c) => changed |= c,
                     Err(e) => {
                         db.interop.read = before;
@@ -121,7 +123,7 @@ impl Engine {
                     .filter(|(_, p)| p.kind == PurposeKind::Consent && p.sale_or_share)
                     .map(|(i, _)| (i, false))
                     .collect();
-                let changes = self.changes_to(db, denied, ConsentSource::Gpp);
+                let changes = self.changes_to(db, denied, ConsentSource::Gpp)?;
                 let meta = [(APPLIED_GPP, Some(hash.clone()))];
                 changed |= self.apply_signal(db, &changes, &meta, &hash)?;
             }
@@ -131,37 +133,36 @@ impl Engine {
         Ok(changed)
     }
 
-    /// The changes that bring `wanted` purposes to their status; grants the
-    /// restrictions in force forbid (age gate, GPC) are left out: a string
-    /// never overrides them.
+    /// The changes that bring `wanted` purposes to their status, planned by
+    /// `consent::plan` like the app's own requests; grants the restrictions
+    /// in force forbid (age gate, GPC) are left out first: a string never
+    /// overrides them, and is not refused for them either.
     fn changes_to(
         &self,
         db: &Db,
         wanted: Vec<(usize, bool)>,
         source: ConsentSource,
-    ) -> Vec<Change> {
+    ) -> Result<Vec<Change>> {
         let r = self.restrictions(db);
-        let current = self.snapshot.load();
-        wanted
+        let requested: Vec<PurposeDecision> = wanted
             .into_iter()
             .filter(|&(i, granted)| {
                 let p = &self.policy.purposes[i];
                 !(granted && (r.age_gate.is_some() || (r.gpc && p.sale_or_share)))
             })
-            .filter_map(|(i, granted)| {
-                let to = if granted {
-                    ConsentStatus::Granted
-                } else {
-                    ConsentStatus::Denied
-                };
-                (current.state.purposes[i].status != to).then_some(Change {
-                    purpose: i,
-                    to,
-                    source,
-                    reason: None,
-                })
+            .map(|(i, granted)| PurposeDecision {
+                purpose: self.policy.purposes[i].id.clone(),
+                granted,
             })
-            .collect()
+            .collect();
+        let current = self.snapshot.load();
+        Ok(consent::plan(
+            &self.policy,
+            &current.state,
+            &requested,
+            source,
+            r,
+        )?)
     }
 
     /// The interop view of a state about to be published (`None` without an
