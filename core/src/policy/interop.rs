@@ -172,9 +172,9 @@ impl Checker {
         let cmp_id = map
             .get("cmp_id")
             .and_then(|v| self.integer(v, &join(path, "cmp_id"), 2, 4095));
-        if cmp_id.is_none() {
+        if !map.contains_key("cmp_id") {
             for f in ["cmp_version", "vendor_list_version", "consent_language"] {
-                if map.contains_key(f) && !map.contains_key("cmp_id") {
+                if map.contains_key(f) {
                     self.push(
                         &join(path, f),
                         "only a registered CMP writes TC strings: allowed only with cmp_id",
