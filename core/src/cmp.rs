@@ -124,6 +124,21 @@ impl SignalReport {
         }
     }
 
+    /// The report on a string read from another CMP (hash `hash`): applied,
+    /// or invalid for `problem`.
+    fn read(string: String, hash: String, problem: Option<String>) -> Self {
+        SignalReport {
+            status: if problem.is_some() {
+                SignalStatus::Invalid
+            } else {
+                SignalStatus::Applied
+            },
+            string: Some(string),
+            string_hash: Some(hash),
+            problem,
+        }
+    }
+
     /// The report on a string consentgate wrote, with its hash.
     fn written(string: String) -> Self {
         SignalReport {
@@ -224,7 +239,7 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
     let mut gpp_tc = None;
     if let Some(g) = &gpp_text {
         let hash = string_hash(g);
-        let report = match gpp::decode(g) {
+        let problem = match gpp::decode(g) {
             Ok(decoded) => {
                 // Sections are in header order: the TCF EU one's text is the
                 // matching `~`-separated part after the header.
@@ -242,21 +257,11 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
                 if opts_out(&decoded) {
                     out.us_opt_out = Some(hash.clone());
                 }
-                SignalReport {
-                    status: SignalStatus::Applied,
-                    string: Some(g.clone()),
-                    string_hash: Some(hash),
-                    problem: None,
-                }
+                None
             }
-            Err(e) => SignalReport {
-                status: SignalStatus::Invalid,
-                string: Some(g.clone()),
-                string_hash: Some(hash),
-                problem: Some(e.to_string()),
-            },
+            Err(e) => Some(e.to_string()),
         };
-        out.gpp = Some(report);
+        out.gpp = Some(SignalReport::read(g.clone(), hash, problem));
     } else if interop.gpp {
         out.gpp = Some(SignalReport::bare(SignalStatus::Missing));
     }
@@ -285,16 +290,7 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
             })
         }
     };
-    out.tcf = Some(SignalReport {
-        status: if problem.is_some() {
-            SignalStatus::Invalid
-        } else {
-            SignalStatus::Applied
-        },
-        string: Some(text),
-        string_hash: Some(hash.clone()),
-        problem: problem.clone(),
-    });
+    out.tcf = Some(SignalReport::read(text, hash.clone(), problem.clone()));
     if let (Ok(tc), None) = (decoded, problem) {
         out.tc = Some((tc, source, hash));
     }
