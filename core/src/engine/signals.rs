@@ -128,9 +128,13 @@ impl Engine {
                 changed |= self.apply_signal(db, &changes, &meta, &hash)?;
             }
         }
+        if changed {
+            // Each applied string was a consent transaction that published
+            // the state with the new reports.
+            return Ok(true);
+        }
         // The report alone may have changed (a string now missing or invalid).
-        changed |= self.apply(db, &[], &[])?;
-        Ok(changed)
+        self.apply(db, &[], &[])
     }
 
     /// The changes that bring `wanted` purposes to their status, planned by
