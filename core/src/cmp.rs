@@ -20,10 +20,10 @@
 
 use serde::Serialize;
 
-use crate::interop::keys::{KeyMap, KeyValue};
+use crate::interop::keys::{KeyMap, KeyValue, TCF_KEY_PREFIX};
 use crate::interop::tcf::{self, TcSegment, TcString, TcfKeyOptions, VendorSection};
 use crate::interop::{gpp, usp};
-use crate::policy::{ConsentModeType, Interop, Policy, PurposeKind};
+use crate::policy::{ConsentModeType, Interop, PurposeMapping};
 
 /// The key a CMP stores its TC string under.
 pub const TC_STRING_KEY: &str = "IABTCF_TCString";
@@ -123,6 +123,31 @@ impl SignalReport {
             problem: None,
         }
     }
+
+    /// The report on a string read from another CMP (hash `hash`): applied,
+    /// or invalid for `problem`.
+    fn read(string: String, hash: String, problem: Option<String>) -> Self {
+        SignalReport {
+            status: if problem.is_some() {
+                SignalStatus::Invalid
+            } else {
+                SignalStatus::Applied
+            },
+            string: Some(string),
+            string_hash: Some(hash),
+            problem,
+        }
+    }
+
+    /// The report on a string consentgate wrote, with its hash.
+    fn written(string: String) -> Self {
+        SignalReport {
+            status: SignalStatus::Written,
+            string_hash: Some(string_hash(&string)),
+            string: Some(string),
+            problem: None,
+        }
+    }
 }
 
 /// One Consent Mode v2 status.
@@ -214,27 +239,29 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
     let mut gpp_tc = None;
     if let Some(g) = &gpp_text {
         let hash = string_hash(g);
-        let report = match gpp::decode(g) {
+        let problem = match gpp::decode(g) {
             Ok(decoded) => {
-                gpp_tc = decoded.tcf_eu().cloned();
+                // Sections are in header order: the TCF EU one's text is the
+                // matching `~`-separated part after the header.
+                gpp_tc = decoded
+                    .sections
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, s)| match s {
+                        gpp::GppSection::TcfEuV2(tc) => {
+                            let text = g.split('~').nth(1 + i).unwrap_or_default();
+                            Some((tc.clone(), text.to_string()))
+                        }
+                        _ => None,
+                    });
                 if opts_out(&decoded) {
                     out.us_opt_out = Some(hash.clone());
                 }
-                SignalReport {
-                    status: SignalStatus::Applied,
-                    string: Some(g.clone()),
-                    string_hash: Some(hash),
-                    problem: None,
-                }
+                None
             }
-            Err(e) => SignalReport {
-                status: SignalStatus::Invalid,
-                string: Some(g.clone()),
-                string_hash: Some(hash),
-                problem: Some(e.to_string()),
-            },
+            Err(e) => Some(e.to_string()),
         };
-        out.gpp = Some(report);
+        out.gpp = Some(SignalReport::read(g.clone(), hash, problem));
     } else if interop.gpp {
         out.gpp = Some(SignalReport::bare(SignalStatus::Missing));
     }
@@ -243,14 +270,7 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
             let d = tcf::decode(&t).map_err(|e| e.to_string());
             (t, SignalSource::Tcf, d)
         }
-        (None, Some(tc)) => {
-            let t = gpp_text
-                .as_deref()
-                .and_then(|g| g.split('~').nth(1 + section_position(g, 2)?))
-                .unwrap_or_default()
-                .to_string();
-            (t, SignalSource::Gpp, Ok(tc))
-        }
+        (None, Some((tc, t))) => (t, SignalSource::Gpp, Ok(tc)),
         (None, None) => {
             out.tcf = Some(SignalReport::bare(SignalStatus::Missing));
             return out;
@@ -270,29 +290,11 @@ pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
             })
         }
     };
-    out.tcf = Some(SignalReport {
-        status: if problem.is_some() {
-            SignalStatus::Invalid
-        } else {
-            SignalStatus::Applied
-        },
-        string: Some(text),
-        string_hash: Some(hash.clone()),
-        problem: problem.clone(),
-    });
+    out.tcf = Some(SignalReport::read(text, hash.clone(), problem.clone()));
     if let (Ok(tc), None) = (decoded, problem) {
         out.tc = Some((tc, source, hash));
     }
     out
-}
-
-/// Position of section `id` among the sections of GPP string `g`.
-fn section_position(g: &str, id: u16) -> Option<usize> {
-    gpp::decode_header(g.split('~').next()?)
-        .ok()?
-        .section_ids
-        .iter()
-        .position(|&s| s == id)
 }
 
 /// True when a US section of `g` says the user opted out of the sale or
@@ -310,7 +312,7 @@ fn opts_out(g: &gpp::GppString) -> bool {
 }
 
 /// True when `tc` consents to everything mapping `m` needs.
-fn tc_allows(tc: &TcString, m: &crate::policy::PurposeMapping) -> bool {
+fn tc_allows(tc: &TcString, m: &PurposeMapping) -> bool {
     m.tcf_purposes
         .iter()
         .all(|p| tc.purposes_consent.contains(p))
@@ -347,14 +349,8 @@ pub(crate) fn consent_mode(
     granted: u64,
     following: Option<Option<&TcString>>,
 ) -> ConsentModeSignals {
-    let by_mapping = |t: ConsentModeType| {
-        let mut mapped = interop
-            .mappings
-            .iter()
-            .filter(|m| m.consent_mode.contains(&t))
-            .peekable();
-        mapped.peek().is_some() && mapped.all(|m| granted & (1u64 << m.purpose) != 0)
-    };
+    let by_mapping =
+        |t: ConsentModeType| all_mapped_granted(interop, granted, |m| m.consent_mode.contains(&t));
     let tcf = |p: u8| match following {
         None => true,
         Some(None) => false,
@@ -383,27 +379,37 @@ pub(crate) fn can_request_ads(
     granted: u64,
     following: Option<Option<&TcString>>,
 ) -> bool {
-    let ads: Vec<_> = interop
-        .mappings
-        .iter()
-        .filter(|m| {
-            m.consent_mode.iter().any(|t| {
-                matches!(
-                    t,
-                    ConsentModeType::AdStorage
-                        | ConsentModeType::AdUserData
-                        | ConsentModeType::AdPersonalization
-                )
-            })
+    let is_ad = |m: &PurposeMapping| {
+        m.consent_mode.iter().any(|t| {
+            matches!(
+                t,
+                ConsentModeType::AdStorage
+                    | ConsentModeType::AdUserData
+                    | ConsentModeType::AdPersonalization
+            )
         })
-        .collect();
-    !ads.is_empty()
-        && ads.iter().all(|m| granted & (1u64 << m.purpose) != 0)
+    };
+    all_mapped_granted(interop, granted, is_ad)
         && match following {
             None => true,
             Some(None) => false,
-            Some(Some(tc)) => ads.iter().all(|m| tc_allows(tc, m)),
+            Some(Some(tc)) => interop
+                .mappings
+                .iter()
+                .filter(|m| is_ad(m))
+                .all(|m| tc_allows(tc, m)),
         }
+}
+
+/// True when at least one mapping passes `test` and the purposes of all
+/// that do are in `granted`.
+fn all_mapped_granted(
+    interop: &Interop,
+    granted: u64,
+    test: impl Fn(&PurposeMapping) -> bool,
+) -> bool {
+    let mut mapped = interop.mappings.iter().filter(|m| test(m)).peekable();
+    mapped.peek().is_some() && mapped.all(|m| granted & (1u64 << m.purpose) != 0)
 }
 
 /// Deciseconds since the epoch of the start of the UTC day of `now_ms`
@@ -419,15 +425,11 @@ fn day_ds(now_ms: i64) -> u64 {
 /// legitimate interest claimed, every mapped vendor disclosed (TCF 2.3).
 pub(crate) fn tc_string_for(interop: &Interop, granted: u64, now_ms: i64) -> Option<TcString> {
     let cmp = interop.cmp.as_ref()?;
-    let mapped_granted = |test: &dyn Fn(&crate::policy::PurposeMapping) -> bool| {
-        let mut it = interop.mappings.iter().filter(|m| test(m)).peekable();
-        it.peek().is_some() && it.all(|m| granted & (1u64 << m.purpose) != 0)
-    };
     let purposes_consent: Vec<u8> = (1..=11u8)
-        .filter(|p| mapped_granted(&|m| m.tcf_purposes.contains(p)))
+        .filter(|p| all_mapped_granted(interop, granted, |m| m.tcf_purposes.contains(p)))
         .collect();
     let special_feature_opt_ins: Vec<u8> = (1..=2u8)
-        .filter(|f| mapped_granted(&|m| m.special_features.contains(f)))
+        .filter(|f| all_mapped_granted(interop, granted, |m| m.special_features.contains(f)))
         .collect();
     let mut all_vendors: Vec<u16> = interop
         .mappings
@@ -439,7 +441,7 @@ pub(crate) fn tc_string_for(interop: &Interop, granted: u64, now_ms: i64) -> Opt
     let consented: Vec<u16> = all_vendors
         .iter()
         .copied()
-        .filter(|v| mapped_granted(&|m| m.vendors.contains(v)))
+        .filter(|v| all_mapped_granted(interop, granted, |m| m.vendors.contains(v)))
         .collect();
     let day = day_ds(now_ms);
     Some(TcString {
@@ -470,10 +472,10 @@ pub(crate) fn tc_string_for(interop: &Interop, granted: u64, now_ms: i64) -> Opt
 /// What a registered CMP writes: the strings and the full key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Written {
-    /// The TC string.
-    pub tc_string: String,
-    /// The GPP string, when GPP applies.
-    pub gpp_string: Option<String>,
+    /// The report on the TC string (status `written`, the string, its hash).
+    pub tcf: SignalReport,
+    /// The report on the GPP string, when GPP applies and it was encoded.
+    pub gpp: Option<SignalReport>,
     /// Every key and its value.
     pub keys: KeyMap,
 }
@@ -512,8 +514,8 @@ pub(crate) fn written(interop: &Interop, tc: &TcString) -> Option<Written> {
         }
     }
     Some(Written {
-        tc_string,
-        gpp_string,
+        tcf: SignalReport::written(tc_string),
+        gpp: gpp_string.map(SignalReport::written),
         keys,
     })
 }
@@ -525,19 +527,7 @@ pub(crate) fn written(interop: &Interop, tc: &TcString) -> Option<Written> {
 /// only when it writes GPP (`own_gpp`): otherwise they may be another
 /// CMP's (a US one) and are left alone.
 pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
-    let mut out: Vec<KeyWrite> = keys
-        .iter()
-        .map(|(k, v)| match v {
-            KeyValue::Int(n) => KeyWrite::SetInt {
-                key: k.clone(),
-                value: *n,
-            },
-            KeyValue::Str(s) => KeyWrite::SetString {
-                key: k.clone(),
-                value: s.clone(),
-            },
-        })
-        .collect();
+    let mut out = set_writes(keys);
     let mut known: Vec<String> = [
         "CmpSdkID",
         "CmpSdkVersion",
@@ -561,9 +551,9 @@ pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
         "AddtlConsent",
     ]
     .iter()
-    .map(|k| format!("IABTCF_{k}"))
+    .map(|k| format!("{TCF_KEY_PREFIX}{k}"))
     .collect();
-    known.extend((1..=24).map(|p| format!("IABTCF_PublisherRestrictions{p}")));
+    known.extend((1..=24).map(|p| format!("{TCF_KEY_PREFIX}PublisherRestrictions{p}")));
     if own_gpp {
         known.extend(
             [
@@ -587,12 +577,18 @@ pub(crate) fn key_writes(keys: &KeyMap, own_gpp: bool) -> Vec<KeyWrite> {
     out
 }
 
-/// True when some consent purpose has a decision in force (granted or
-/// denied with a time): the app must then offer a way back to the choice.
-pub(crate) fn privacy_options_required(policy: &Policy, decided: &[bool]) -> bool {
-    policy
-        .purposes
-        .iter()
-        .zip(decided)
-        .any(|(p, d)| p.kind == PurposeKind::Consent && *d)
+/// One set operation per key of `keys`, in key order.
+pub(crate) fn set_writes(keys: &KeyMap) -> Vec<KeyWrite> {
+    keys.iter()
+        .map(|(k, v)| match v {
+            KeyValue::Int(n) => KeyWrite::SetInt {
+                key: k.clone(),
+                value: *n,
+            },
+            KeyValue::Str(s) => KeyWrite::SetString {
+                key: k.clone(),
+                value: s.clone(),
+            },
+        })
+        .collect()
 }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use common::{clock, grant, open, record_n};
 use consentgate::interop::tcf::{self, VendorSection};
 use consentgate::{
-    ConsentModeStatus, ConsentSource, ConsentStatus, InteropMode, KeyValueStore, KeyWrite, Policy,
-    SignalStatus,
+    ConsentModeStatus, ConsentSource, ConsentState, ConsentStatus, InteropMode, KeyValueStore,
+    KeyWrite, Policy, SignalStatus,
 };
 use serde_json::Value;
 
@@ -111,6 +111,16 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// The source of `purpose`'s decision in `state`.
+fn source_of(state: &ConsentState, purpose: &str) -> Option<ConsentSource> {
+    state
+        .purposes
+        .iter()
+        .find(|p| p.id == purpose)
+        .expect("the policy defines the purpose")
+        .source
+}
+
 // ---- following another CMP ----
 
 #[test]
@@ -125,12 +135,7 @@ fn g1_a_valid_tc_string_becomes_decisions_with_source_tcf_and_its_hash_in_the_le
     assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Granted));
     // analytics maps to purposes 1, 8, 9: 8 is refused, so never granted (G1).
     assert_eq!(state.status_of("analytics"), Some(ConsentStatus::Denied));
-    let ad = state
-        .purposes
-        .iter()
-        .find(|p| p.id == "advertising")
-        .unwrap();
-    assert_eq!(ad.source, Some(ConsentSource::Tcf));
+    assert_eq!(source_of(&state, "advertising"), Some(ConsentSource::Tcf));
     let interop = state.interop.expect("the policy has an interop block");
     assert_eq!(interop.mode, InteropMode::Follow);
     assert_eq!(interop.tcf.status, SignalStatus::Applied);
@@ -521,12 +526,7 @@ fn the_gpp_tcfeuv2_section_stands_in_for_a_missing_tc_string() {
     kv.put("IABGPP_HDR_GppString", &text);
     let state = gate.set_key_value_store(kv).unwrap();
     assert_eq!(state.status_of("advertising"), Some(ConsentStatus::Granted));
-    let ad = state
-        .purposes
-        .iter()
-        .find(|p| p.id == "advertising")
-        .unwrap();
-    assert_eq!(ad.source, Some(ConsentSource::Gpp));
+    assert_eq!(source_of(&state, "advertising"), Some(ConsentSource::Gpp));
 }
 
 #[test]

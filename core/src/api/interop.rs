@@ -41,14 +41,14 @@ impl ConsentGate {
     /// False without an `interop` block.
     pub fn can_request_ads(&self) -> bool {
         self.engine
-            .interop_state()
-            .is_some_and(|i| i.can_request_ads)
+            .with_interop(|i| i.can_request_ads)
+            .unwrap_or(false)
     }
 
     /// The Google Consent Mode v2 signals in force (`None` without an
     /// `interop` block), for `FirebaseAnalytics.setConsent`.
     pub fn consent_mode(&self) -> Option<ConsentModeSignals> {
-        self.engine.interop_state().map(|i| i.consent_mode)
+        self.engine.with_interop(|i| i.consent_mode)
     }
 
     /// Being the CMP: the keys last written to the key-value store (set

@@ -110,10 +110,10 @@ impl Engine {
                 now_ms: now,
             },
         );
-        // Being the CMP: the strings and keys of this state, written after
-        // the commit (and before the call returns).
-        let pending = self.pending_write(db, eval.granted, now);
-        eval.state.interop = self.interop_view(db, eval.granted, &eval.state, pending.as_ref());
+        // The interop view; being the CMP, also the strings and keys of this
+        // state, written after the commit (and before the call returns).
+        let (interop, pending) = self.interop_for(db, eval.granted, &eval.state, now);
+        eval.state.interop = interop;
         let old = self.snapshot.load_full();
         let purge: Vec<_> = db
             .store

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use super::{Db, Engine};
 use crate::cmp::{self, InteropMode, InteropState, KeyValueStore, SignalReport, SignalStatus};
-use crate::consent::{Change, ConsentSource, ConsentState, ConsentStatus};
+use crate::consent::{self, Change, ConsentSource, ConsentState, ConsentStatus, PurposeDecision};
 use crate::error::Result;
+use crate::interop::tcf::TcString;
 use crate::policy::PurposeKind;
 
 /// Meta keys: the hash of the last TC / GPP string whose decisions were
@@ -99,9 +100,11 @@ impl Engine {
                     cmp::SignalSource::Tcf => ConsentSource::Tcf,
                     cmp::SignalSource::Gpp => ConsentSource::Gpp,
                 };
-                let changes = self.changes_to(db, cmp::decisions_from(interop, &tc), source);
                 let meta = [(APPLIED_TCF, Some(hash.clone()))];
-                match self.apply_signal(db, &changes, &meta, &hash) {
+                let outcome = self
+                    .changes_to(db, cmp::decisions_from(interop, &tc), source)
+                    .and_then(|changes| self.apply_signal(db, &changes, &meta, &hash));
+                match outcome {
                     Ok(c) => changed |= c,
                     Err(e) => {
                         db.interop.read = before;
@@ -120,65 +123,79 @@ impl Engine {
                     .filter(|(_, p)| p.kind == PurposeKind::Consent && p.sale_or_share)
                     .map(|(i, _)| (i, false))
                     .collect();
-                let changes = self.changes_to(db, denied, ConsentSource::Gpp);
+                let changes = self.changes_to(db, denied, ConsentSource::Gpp)?;
                 let meta = [(APPLIED_GPP, Some(hash.clone()))];
                 changed |= self.apply_signal(db, &changes, &meta, &hash)?;
             }
         }
+        if changed {
+            // Each applied string was a consent transaction that published
+            // the state with the new reports.
+            return Ok(true);
+        }
         // The report alone may have changed (a string now missing or invalid).
-        changed |= self.apply(db, &[], &[])?;
-        Ok(changed)
+        self.apply(db, &[], &[])
     }
 
-    /// The changes that bring `wanted` purposes to their status; grants the
-    /// restrictions in force forbid (age gate, GPC) are left out: a string
-    /// never overrides them.
+    /// The changes that bring `wanted` purposes to their status, planned by
+    /// `consent::plan` like the app's own requests; grants the restrictions
+    /// in force forbid (age gate, GPC) are left out first: a string never
+    /// overrides them, and is not refused for them either.
     fn changes_to(
         &self,
         db: &Db,
         wanted: Vec<(usize, bool)>,
         source: ConsentSource,
-    ) -> Vec<Change> {
+    ) -> Result<Vec<Change>> {
         let r = self.restrictions(db);
-        let current = self.snapshot.load();
-        wanted
+        let requested: Vec<PurposeDecision> = wanted
             .into_iter()
             .filter(|&(i, granted)| {
                 let p = &self.policy.purposes[i];
                 !(granted && (r.age_gate.is_some() || (r.gpc && p.sale_or_share)))
             })
-            .filter_map(|(i, granted)| {
-                let to = if granted {
-                    ConsentStatus::Granted
-                } else {
-                    ConsentStatus::Denied
-                };
-                (current.state.purposes[i].status != to).then_some(Change {
-                    purpose: i,
-                    to,
-                    source,
-                    reason: None,
-                })
+            .map(|(i, granted)| PurposeDecision {
+                purpose: self.policy.purposes[i].id.clone(),
+                granted,
             })
-            .collect()
+            .collect();
+        let current = self.snapshot.load();
+        Ok(consent::plan(
+            &self.policy,
+            &current.state,
+            &requested,
+            source,
+            r,
+        )?)
     }
 
-    /// Being the CMP: what to write for `granted` purposes at `now_ms`, when
-    /// a key-value store is connected and the keys do not already say it.
-    pub(super) fn pending_write(&self, db: &Db, granted: u64, now_ms: i64) -> Option<cmp::Written> {
-        let interop = self.policy.interop.as_ref()?;
-        interop.cmp.as_ref()?;
-        db.interop.kv.as_ref()?;
-        if db
-            .interop
-            .written
-            .as_ref()
-            .is_some_and(|(g, _)| *g == granted)
-        {
-            return None;
-        }
-        let tc = cmp::tc_string_for(interop, granted, now_ms)?;
-        cmp::written(interop, &tc)
+    /// The interop view of a state about to be published (`None` without an
+    /// `interop` block) and, being the CMP, what to write for `granted`
+    /// purposes at `now_ms` after the commit, when a key-value store is
+    /// connected and the keys do not already say it.
+    pub(super) fn interop_for(
+        &self,
+        db: &Db,
+        granted: u64,
+        state: &ConsentState,
+        now_ms: i64,
+    ) -> (Option<InteropState>, Option<cmp::Written>) {
+        let Some(interop) = self.policy.interop.as_ref() else {
+            return (None, None);
+        };
+        // Being the CMP: the TC string for these decisions (`None` when following).
+        let own = cmp::tc_string_for(interop, granted, now_ms);
+        let pending = own.as_ref().filter(|_| {
+            db.interop.kv.is_some()
+                && db
+                    .interop
+                    .written
+                    .as_ref()
+                    .is_none_or(|(g, _)| *g != granted)
+        });
+        let pending = pending.and_then(|tc| cmp::written(interop, tc));
+        let view = self.interop_view(db, granted, state, own.as_ref(), pending.as_ref());
+        (view, pending)
     }
 
     /// Writes `w` to the host's store (after the commit, before the call
@@ -196,28 +213,21 @@ impl Engine {
         db.interop.written = Some((granted, w));
     }
 
-    /// The interop view for a state about to be published.
-    pub(super) fn interop_view(
+    /// The interop view for a state about to be published; `own` is the TC
+    /// string for these decisions when being the CMP.
+    fn interop_view(
         &self,
         db: &Db,
         granted: u64,
         state: &ConsentState,
+        own: Option<&TcString>,
         pending: Option<&cmp::Written>,
     ) -> Option<InteropState> {
         let interop = self.policy.interop.as_ref()?;
         let mode = self.mode()?;
-        let decided: Vec<bool> = state
-            .purposes
-            .iter()
-            .map(|p| p.status != ConsentStatus::Unset && p.decided_at_ms.is_some())
-            .collect();
         let connected = db.interop.kv.is_some();
         // Google reads the TC string in force: the other CMP's (following)
         // or the one written for these decisions (being the CMP).
-        let own = match mode {
-            InteropMode::Cmp => cmp::tc_string_for(interop, granted, 0),
-            InteropMode::Follow => None,
-        };
         let (following, tcf, gpp) = match mode {
             InteropMode::Follow => {
                 let tc = db.interop.read.tc.as_ref().map(|(tc, _, _)| tc);
@@ -241,35 +251,35 @@ impl Engine {
             }
             InteropMode::Cmp => {
                 let w = pending.or(db.interop.written.as_ref().map(|(_, w)| w));
-                let report = |s: Option<&String>| match s {
-                    Some(s) => SignalReport {
-                        status: SignalStatus::Written,
-                        string: Some(s.clone()),
-                        string_hash: Some(cmp::string_hash(s)),
-                        problem: None,
-                    },
-                    None => SignalReport::bare(SignalStatus::NotConnected),
+                let report = |r: Option<&SignalReport>| {
+                    r.cloned()
+                        .unwrap_or_else(|| SignalReport::bare(SignalStatus::NotConnected))
                 };
-                let tcf = report(w.map(|w| &w.tc_string));
-                let gpp = interop
-                    .gpp
-                    .then(|| report(w.and_then(|w| w.gpp_string.as_ref())));
-                (Some(own.as_ref()), tcf, gpp)
+                let tcf = report(w.map(|w| &w.tcf));
+                let gpp = interop.gpp.then(|| report(w.and_then(|w| w.gpp.as_ref())));
+                (Some(own), tcf, gpp)
             }
         };
         Some(InteropState {
             mode,
             consent_mode: cmp::consent_mode(interop, granted, following),
             can_request_ads: cmp::can_request_ads(interop, granted, following),
-            privacy_options_required: cmp::privacy_options_required(&self.policy, &decided),
+            // Some consent purpose has a decision in force (granted, or
+            // denied with a time): the app must offer a way back to it.
+            privacy_options_required: state.purposes.iter().any(|p| {
+                p.kind == PurposeKind::Consent
+                    && p.status != ConsentStatus::Unset
+                    && p.decided_at_ms.is_some()
+            }),
             tcf,
             gpp,
         })
     }
 
-    /// The interop view in force (`None` without an `interop` block).
-    pub fn interop_state(&self) -> Option<InteropState> {
-        self.snapshot.load().state.interop.clone()
+    /// `f` of the interop view in force, read in place (`None` without an
+    /// `interop` block): no lock, nothing cloned but what `f` returns.
+    pub fn with_interop<R>(&self, f: impl FnOnce(&InteropState) -> R) -> Option<R> {
+        self.snapshot.load().state.interop.as_ref().map(f)
     }
 
     /// Being the CMP: the key set the host's store holds now (empty when
@@ -279,10 +289,7 @@ impl Engine {
             .interop
             .written
             .as_ref()
-            .map(|(_, w)| cmp::key_writes(&w.keys, false))
+            .map(|(_, w)| cmp::set_writes(&w.keys))
             .unwrap_or_default()
-            .into_iter()
-            .filter(|k| !matches!(k, cmp::KeyWrite::Remove { .. }))
-            .collect()
     }
 }

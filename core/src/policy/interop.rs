@@ -123,9 +123,9 @@ const MAPPING_FIELDS: [&str; 4] = [
     "consent_mode",
 ];
 /// Purposes TCF v2.2 defines (GVL v3).
-const TCF_PURPOSES: u64 = 11;
+const TCF_PURPOSES: u8 = 11;
 /// Special features TCF v2.2 defines.
-const SPECIAL_FEATURES: u64 = 2;
+const SPECIAL_FEATURES: u8 = 2;
 
 impl Checker {
     /// The `interop` block at `path`; `purposes` are the policy's, when they
@@ -172,9 +172,9 @@ impl Checker {
         let cmp_id = map
             .get("cmp_id")
             .and_then(|v| self.integer(v, &join(path, "cmp_id"), 2, 4095));
-        if cmp_id.is_none() {
+        if !map.contains_key("cmp_id") {
             for f in ["cmp_version", "vendor_list_version", "consent_language"] {
-                if map.contains_key(f) && !map.contains_key("cmp_id") {
+                if map.contains_key(f) {
                     self.push(
                         &join(path, f),
                         "only a registered CMP writes TC strings: allowed only with cmp_id",
@@ -279,25 +279,14 @@ impl Checker {
                 consent_mode: Vec::new(),
             };
             if let Some(v) = fields.get("tcf_purposes") {
-                m.tcf_purposes = self
-                    .id_list(v, &join(&p, "tcf_purposes"), TCF_PURPOSES)
-                    .into_iter()
-                    .map(|n| n as u8)
-                    .collect();
+                m.tcf_purposes = self.id_list(v, &join(&p, "tcf_purposes"), TCF_PURPOSES);
             }
             if let Some(v) = fields.get("special_features") {
-                m.special_features = self
-                    .id_list(v, &join(&p, "special_features"), SPECIAL_FEATURES)
-                    .into_iter()
-                    .map(|n| n as u8)
-                    .collect();
+                m.special_features =
+                    self.id_list(v, &join(&p, "special_features"), SPECIAL_FEATURES);
             }
             if let Some(v) = fields.get("vendors") {
-                m.vendors = self
-                    .id_list(v, &join(&p, "vendors"), u64::from(u16::MAX))
-                    .into_iter()
-                    .map(|n| n as u16)
-                    .collect();
+                m.vendors = self.id_list(v, &join(&p, "vendors"), u16::MAX);
             }
             if let Some(v) = fields.get("consent_mode") {
                 let cp = join(&p, "consent_mode");
@@ -338,19 +327,29 @@ impl Checker {
     }
 
     /// An array of distinct ids in `1..=max`, sorted on return.
-    fn id_list(&mut self, value: &Value, path: &str, max: u64) -> Vec<u64> {
+    fn id_list<T: Copy + Ord + std::fmt::Display + Into<u64> + TryFrom<u64>>(
+        &mut self,
+        value: &Value,
+        path: &str,
+        max: T,
+    ) -> Vec<T> {
         let mut out = Vec::new();
         let Some(items) = self.array(value, path) else {
             return out;
         };
         for (i, item) in items.iter().enumerate() {
             let ip = index(path, i);
-            if let Some(n) = self.integer(item, &ip, 1, max) {
-                if out.contains(&n) {
-                    self.push(&ip, format!("{n} listed twice"));
-                } else {
-                    out.push(n);
-                }
+            // In 1..=max, so the conversion back to T always succeeds.
+            let Some(id) = self
+                .integer(item, &ip, 1, max.into())
+                .and_then(|n| T::try_from(n).ok())
+            else {
+                continue;
+            };
+            if out.contains(&id) {
+                self.push(&ip, format!("{id} listed twice"));
+            } else {
+                out.push(id);
             }
         }
         out.sort_unstable();
