@@ -194,6 +194,12 @@ pub struct InteropState {
     pub tcf: SignalReport,
     /// The GPP string, when the policy says GPP applies.
     pub gpp: Option<SignalReport>,
+    /// Whether the GDPR applies, as the ad SDKs are told: following, the
+    /// `IABTCF_gdprApplies` the other CMP wrote (the policy's
+    /// `gdpr_applies` while it wrote none); being the CMP, what consentgate
+    /// writes (the policy's, true when the policy leaves it out). `None`:
+    /// undetermined.
+    pub gdpr_applies: Option<bool>,
 }
 
 /// Where a string-driven decision came from (the ledger source).
@@ -214,6 +220,8 @@ pub(crate) struct Read {
     pub gpp: Option<SignalReport>,
     /// The valid TC string in force, and where it came from.
     pub tc: Option<(TcString, SignalSource, String)>,
+    /// `IABTCF_gdprApplies` (1 or 0; anything else is undetermined).
+    pub gdpr_applies: Option<bool>,
     /// The GPP string's hash when one of its US sections opts out of sale,
     /// sharing or targeted advertising.
     pub us_opt_out: Option<String>,
@@ -226,7 +234,14 @@ pub(crate) fn string_hash(s: &str) -> String {
 
 /// Reads and checks the strings a CMP left in `kv`.
 pub(crate) fn read(interop: &Interop, kv: &dyn KeyValueStore) -> Read {
-    let mut out = Read::default();
+    let mut out = Read {
+        gdpr_applies: match kv.get_int(format!("{TCF_KEY_PREFIX}gdprApplies")) {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        ..Read::default()
+    };
     let text = kv
         .get_string(TC_STRING_KEY.into())
         .filter(|s| !s.is_empty());

@@ -5,16 +5,20 @@
 //! of consent. Both carry a host-chosen nonce: the page can read decisions,
 //! never change them, and cannot fake an update to other page scripts.
 //!
-//! Not here: the IAB `__tcfapi` / `__gpp` entry points (they would answer
-//! from the strings of the policy's `interop` block, `engine/signals`; the
-//! script does not offer them yet), and
-//! the platform glue (`WebView.addJavascriptInterface` / `evaluateJavascript`,
+//! When the policy has an `interop` block the state carries what the IAB
+//! entry points answer (`interop::cmpapi`: the `TCData`, the TCF and GPP
+//! ping objects, built here from the strings in force), and the script
+//! installs `__tcfapi` and, when GPP applies, `__gpp` serving them.
+//!
+//! Not here: the platform glue (`WebView.addJavascriptInterface` / `evaluateJavascript`,
 //! `WKUserScript`), which lives in the bindings.
 
 use serde_json::json;
 
+use crate::cmp::{SignalReport, SignalStatus};
 use crate::consent::ConsentState;
 use crate::error::GateError;
+use crate::interop::{cmpapi, gpp, tcf};
 
 /// The SDK's WebView script: one JavaScript function expression taking
 /// `(nonce, state)`; [`webview_user_script`] is what to inject.
@@ -77,8 +81,36 @@ fn js_string(s: &str) -> String {
     safe_for_script(serde_json::Value::from(s).to_string())
 }
 
+/// The string of `report` when it is in force (applied or written).
+fn in_force(report: &SignalReport) -> Option<&str> {
+    matches!(report.status, SignalStatus::Applied | SignalStatus::Written)
+        .then_some(report.string.as_deref())
+        .flatten()
+}
+
+/// What `__tcfapi` and `__gpp` answer for `state`; both null without an
+/// `interop` block, `gpp` null where GPP does not apply.
+fn iab_json(state: &ConsentState) -> (serde_json::Value, serde_json::Value) {
+    let Some(interop) = &state.interop else {
+        return (serde_json::Value::Null, serde_json::Value::Null);
+    };
+    let text = in_force(&interop.tcf);
+    let tc = text.and_then(|t| tcf::decode(t).ok());
+    let tcf_json = json!({
+        "tcData": cmpapi::tc_data(text, tc.as_ref(), interop.gdpr_applies),
+        "ping": cmpapi::tcf_ping(tc.as_ref(), interop.gdpr_applies),
+    });
+    let gpp_json = interop.gpp.as_ref().map_or(serde_json::Value::Null, |r| {
+        let text = in_force(r);
+        let decoded = text.and_then(|t| gpp::decode(t).ok());
+        cmpapi::gpp_ping(text, decoded.as_ref())
+    });
+    (tcf_json, gpp_json)
+}
+
 /// What page scripts see: the state in the script's camelCase shape.
 fn state_json(state: &ConsentState) -> String {
+    let (tcf_json, gpp_json) = iab_json(state);
     let purposes: serde_json::Map<String, serde_json::Value> = state
         .purposes
         .iter()
@@ -94,6 +126,8 @@ fn state_json(state: &ConsentState) -> String {
             "purposes": purposes,
             "gpc": state.gpc,
             "ageRestricted": state.age_restricted,
+            "tcf": tcf_json,
+            "gpp": gpp_json,
         })
         .to_string(),
     )

@@ -228,7 +228,7 @@ impl Engine {
         let connected = db.interop.kv.is_some();
         // Google reads the TC string in force: the other CMP's (following)
         // or the one written for these decisions (being the CMP).
-        let (following, tcf, gpp) = match mode {
+        let (following, tcf, gpp, gdpr_applies) = match mode {
             InteropMode::Follow => {
                 let tc = db.interop.read.tc.as_ref().map(|(tc, _, _)| tc);
                 let bare = || SignalReport::bare(SignalStatus::NotConnected);
@@ -247,7 +247,13 @@ impl Engine {
                         .filter(|_| connected)
                         .unwrap_or_else(bare)
                 });
-                (Some(tc), tcf, gpp)
+                let applies = db
+                    .interop
+                    .read
+                    .gdpr_applies
+                    .filter(|_| connected)
+                    .or(interop.gdpr_applies);
+                (Some(tc), tcf, gpp, applies)
             }
             InteropMode::Cmp => {
                 let w = pending.or(db.interop.written.as_ref().map(|(_, w)| w));
@@ -257,7 +263,12 @@ impl Engine {
                 };
                 let tcf = report(w.map(|w| &w.tcf));
                 let gpp = interop.gpp.then(|| report(w.and_then(|w| w.gpp.as_ref())));
-                (Some(own), tcf, gpp)
+                (
+                    Some(own),
+                    tcf,
+                    gpp,
+                    Some(interop.gdpr_applies.unwrap_or(true)),
+                )
             }
         };
         Some(InteropState {
@@ -273,6 +284,7 @@ impl Engine {
             }),
             tcf,
             gpp,
+            gdpr_applies,
         })
     }
 

@@ -26,6 +26,7 @@
 
 mod base64url;
 mod bits;
+pub mod cmpapi;
 mod datetime;
 mod error;
 mod fibonacci;
