@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::acknowledge::{self, PolicyChange};
 use crate::clock::DAY_MS;
 use crate::cmp::InteropState;
 use crate::error::GateError;
@@ -201,6 +202,11 @@ pub struct ConsentState {
     pub needs_prompt: bool,
     /// The distinct reasons, in a stable order.
     pub prompt_reasons: Vec<PromptReason>,
+    /// Set when the policy changed since the user was last shown it in a
+    /// way that needs no new consent (a material change prompts instead):
+    /// show the change (its notice URL) and call `acknowledge_policy`.
+    /// Continued use of the app never clears it.
+    pub needs_acknowledgement: Option<PolicyChange>,
     /// Every purpose of the policy, in policy order.
     pub purposes: Vec<PurposeState>,
     /// Ids of the categories allowed now (all their purposes granted), in
@@ -271,6 +277,9 @@ pub(crate) struct Facts<'a> {
     pub first_seen: &'a HashMap<String, u32>,
     /// Revision of the first policy this installation ran with.
     pub install_revision: u32,
+    /// The latest revision the user is known to have been shown (see
+    /// `acknowledge`).
+    pub notice_revision: u32,
     pub restrictions: Restrictions,
     pub now_ms: i64,
 }
@@ -399,6 +408,7 @@ pub(crate) fn evaluate(policy: &Policy, facts: &Facts<'_>) -> Evaluation {
             revision: i64::from(policy.revision),
             needs_prompt: !prompt_reasons.is_empty(),
             prompt_reasons,
+            needs_acknowledgement: acknowledge::due(policy, facts.notice_revision),
             allowed_categories: policy
                 .categories
                 .iter()

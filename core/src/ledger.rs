@@ -1,7 +1,8 @@
-//! The consent ledger (G5): an append-only history of every change of consent,
-//! each entry hash-chained to the one before it (`hash = sha256(prev_hash ||
-//! canonical entry)`), its verification, and the consent receipts exported from
-//! it, shaped after ISO/IEC TS 27560. Entries are written by `store` inside the
+//! The consent ledger (G5): an append-only history of every change of consent
+//! and every acknowledged policy change ([`LedgerKind`]), each entry
+//! hash-chained to the one before it (`hash = sha256(prev_hash || canonical
+//! entry)`), its verification, and the consent receipts exported from it,
+//! shaped after ISO/IEC TS 27560. Entries are written by `store` inside the
 //! same transaction as the decisions they record; this module owns their shape,
 //! hashing and checking.
 
@@ -17,7 +18,34 @@ use crate::policy::{hex, Policy};
 /// The `prev_hash` of the first entry of a chain.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One ledger entry: one purpose's change in one consent event.
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// One purpose's new status in one consent event.
+    Decision,
+    /// The user was shown a policy change that needs no new consent
+    /// (`acknowledge_policy`): no purpose changes.
+    Acknowledgement,
+}
+
+impl LedgerKind {
+    /// The storage and hashed spelling of a kind other than `decision`
+    /// (decisions are stored and hashed without one, as before schema 5).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Decision => "decision",
+            LedgerKind::Acknowledgement => "acknowledgement",
+        }
+    }
+
+    fn is_decision(&self) -> bool {
+        *self == LedgerKind::Decision
+    }
+}
+
+/// One ledger entry: one purpose's change in one consent event, or one
+/// acknowledged policy change (see `kind`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct LedgerEntry {
     /// Position in the chain, from 1, without gaps.
@@ -26,16 +54,21 @@ pub struct LedgerEntry {
     pub txn: i64,
     /// When the change was made (ms since the epoch).
     pub at_ms: i64,
-    /// Purpose id.
+    /// What the entry records. Read it first: an acknowledgement names no
+    /// purpose (`purpose` is empty, `status` is `unset`).
+    pub kind: LedgerKind,
+    /// Purpose id (empty for an acknowledgement).
     pub purpose: String,
-    /// The new status.
+    /// The new status (`unset` for an acknowledgement).
     pub status: ConsentStatus,
     /// How the change came about.
     pub source: ConsentSource,
     /// Policy id in force.
     pub policy_id: String,
-    /// Policy revision in force.
+    /// Policy revision in force (for an acknowledgement: the one acknowledged).
     pub revision: i64,
+    /// For an acknowledgement: the revision the user had been shown before.
+    pub acknowledged_from: Option<i64>,
     /// sha256 of the canonical policy document in force.
     pub policy_hash: String,
     /// The app's version.
@@ -87,6 +120,13 @@ pub(crate) struct Canonical<'a> {
     /// schema 4 keep their hashes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal_hash: Option<&'a str>,
+    /// Absent from the hashed form for a decision, so entries written
+    /// before schema 5 keep their hashes.
+    #[serde(skip_serializing_if = "LedgerKind::is_decision")]
+    pub kind: LedgerKind,
+    /// Absent from the hashed form when `None` (every decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_from: Option<u32>,
 }
 
 impl<'a> Canonical<'a> {
@@ -106,6 +146,10 @@ impl<'a> Canonical<'a> {
             region: e.region.as_deref(),
             installation_id: &e.installation_id,
             signal_hash: e.signal_hash.as_deref(),
+            kind: e.kind,
+            acknowledged_from: e
+                .acknowledged_from
+                .map(|r| u32::try_from(r).unwrap_or(u32::MAX)),
         }
     }
 
@@ -115,11 +159,13 @@ impl<'a> Canonical<'a> {
             seq: self.seq as i64,
             txn: self.txn as i64,
             at_ms: self.at_ms,
+            kind: self.kind,
             purpose: self.purpose.to_string(),
             status: self.status,
             source: self.source,
             policy_id: self.policy_id.to_string(),
             revision: i64::from(self.revision),
+            acknowledged_from: self.acknowledged_from.map(i64::from),
             policy_hash: self.policy_hash.to_string(),
             app_version: self.app_version.to_string(),
             region: self.region.map(str::to_string),
@@ -181,6 +227,13 @@ impl<'a> Canonical<'a> {
         if let Some(h) = self.signal_hash {
             out.extend_from_slice(br#","signal_hash":"#);
             text(out, h);
+        }
+        if !self.kind.is_decision() {
+            out.extend_from_slice(br#","kind":"#);
+            text(out, self.kind.as_str());
+        }
+        if let Some(r) = self.acknowledged_from {
+            let _ = write!(out, r#","acknowledged_from":{r}"#);
         }
         out.push(b'}');
     }
@@ -309,7 +362,9 @@ impl ChainCheck {
 
 /// Consent receipts, one per consent event (entries sharing a `txn`), shaped
 /// after ISO/IEC TS 27560: record id, subject, notice, controller, purposes
-/// with their state and event time.
+/// with their state and event time. `kind` says what the event was: a
+/// `consent` decision, or an `acknowledgement` of a policy change (no
+/// purposes; `acknowledgement` names the revisions, `notice` the one shown).
 pub(crate) fn receipts(policy: &Policy, entries: &[LedgerEntry]) -> Value {
     let mut out = Vec::new();
     let mut i = 0;
@@ -319,8 +374,10 @@ pub(crate) fn receipts(policy: &Policy, entries: &[LedgerEntry]) -> Value {
         i += group.len();
         let first = group[0];
         let last = group[group.len() - 1];
-        out.push(json!({
+        let acknowledgement = first.kind == LedgerKind::Acknowledgement;
+        let mut receipt = json!({
             "schema_version": "ISO/IEC TS 27560:2023 (shape)",
+            "kind": if acknowledgement { "acknowledgement" } else { "consent" },
             "record_id": last.hash,
             "subject": {"id": first.installation_id, "id_type": "installation_id"},
             "controller": {
@@ -340,13 +397,20 @@ pub(crate) fn receipts(policy: &Policy, entries: &[LedgerEntry]) -> Value {
                 "app_version": first.app_version,
                 "region": first.region,
             },
-            "purposes": group.iter().map(|e| json!({
+            "purposes": group.iter().filter(|e| e.kind == LedgerKind::Decision).map(|e| json!({
                 "purpose": e.purpose,
                 "state": e.status,
                 "event_time": rfc3339(e.at_ms),
             })).collect::<Vec<_>>(),
             "ledger": {"first_seq": first.seq, "last_seq": last.seq},
-        }));
+        });
+        if acknowledgement {
+            receipt["acknowledgement"] = json!({
+                "from_revision": first.acknowledged_from,
+                "to_revision": first.revision,
+            });
+        }
+        out.push(receipt);
     }
     Value::Array(out)
 }
@@ -383,6 +447,12 @@ mod tests {
                     region,
                     installation_id: s,
                     signal_hash,
+                    kind: if i % 2 == 0 {
+                        LedgerKind::Decision
+                    } else {
+                        LedgerKind::Acknowledgement
+                    },
+                    acknowledged_from: (i % 3 == 0).then_some(i as u32),
                 };
                 let mut fast = Vec::new();
                 c.write_json(&mut fast);

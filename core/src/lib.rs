@@ -24,10 +24,11 @@ uniffi::setup_scaffolding!();
 
 // Modules, by layer (each uses only those above it in this list):
 // base — error, clock, logging, interop (the TCF/GPP/USP codecs, pure);
-// domain — policy, consent, cmp (what TCF/GPP strings mean, Consent Mode), ledger, event, device, snapshot, ticket, wire;
+// domain — policy, consent, acknowledge (policy changes needing no consent), cmp (what TCF/GPP strings mean, Consent Mode), ledger, event, device, snapshot, ticket, wire;
 // storage — store; the rules over it — queue, deletion, upload;
 // engine — state, locks, the consent transaction, the writer;
 // api — the exported shell.
+pub mod acknowledge;
 mod api;
 pub mod clock;
 mod cmp;
@@ -72,7 +73,8 @@ pub use error::GateError;
 pub use event::{
     CaptureReport, CaptureRules, CapturedEvent, DropReason, EventInput, RecordOutcome,
 };
-pub use ledger::{LedgerCheck, LedgerEntry};
+pub use acknowledge::PolicyChange;
+pub use ledger::{LedgerCheck, LedgerEntry, LedgerKind};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{ConsentModeType, Policy, PolicyIssue, PurposeKind};
 pub use queue::QueueStats;

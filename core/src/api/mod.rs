@@ -114,6 +114,18 @@ impl ConsentGate {
         Ok(self.engine.set_all(false, source)?)
     }
 
+    /// Records that the user was shown the policy change in
+    /// `ConsentState::needs_acknowledgement` (a revision that needs no new
+    /// consent): a ledger entry of kind `acknowledgement`, durable and
+    /// hash-chained like a decision, exported as a receipt; the state
+    /// returned no longer needs it. Only this clears it — continued use
+    /// never does. With nothing to acknowledge it changes nothing and
+    /// returns the state (so a second tap is harmless). `source` must be
+    /// `banner`, `settings` or `api`.
+    pub fn acknowledge_policy(&self, source: ConsentSource) -> Result<ConsentState, GateError> {
+        Ok(self.engine.acknowledge_policy(source)?)
+    }
+
     /// True when every purpose `category` requires is granted. Lock-free, no
     /// I/O, no allocation; an unknown category is never allowed (G1).
     pub fn allows(&self, category: String) -> bool {

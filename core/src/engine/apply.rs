@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::{lock, Db, Engine};
 use crate::consent::{self, Change, ConsentSource, Facts, StoredDecision};
 use crate::error::Result;
-use crate::ledger::LedgerEntry;
+use crate::ledger::{LedgerEntry, LedgerKind};
 use crate::queue;
 use crate::snapshot::Snapshot;
 use crate::store::Txn;
@@ -106,6 +106,7 @@ impl Engine {
                 decisions: &decisions,
                 first_seen: &db.first_seen,
                 install_revision: db.install_revision,
+                notice_revision: db.notice_revision,
                 restrictions: self.restrictions(db),
                 now_ms: now,
             },
@@ -178,11 +179,13 @@ impl Engine {
                         seq: 0,
                         txn: group,
                         at_ms: now,
+                        kind: LedgerKind::Decision,
                         purpose: p.id.clone(),
                         status: c.to,
                         source: c.source,
                         policy_id: policy.policy_id.clone(),
                         revision: i64::from(policy.revision),
+                        acknowledged_from: None,
                         policy_hash: policy.hash.clone(),
                         app_version: self.app_version.clone(),
                         region: self.region.clone(),

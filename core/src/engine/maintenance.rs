@@ -25,6 +25,7 @@ impl Engine {
                 decisions: &db.decisions,
                 first_seen: &db.first_seen,
                 install_revision: db.install_revision,
+                notice_revision: db.notice_revision,
                 restrictions: self.restrictions(db),
                 now_ms: now,
             },

@@ -22,6 +22,7 @@
 //! atomic word, stored with each new snapshot under the buffer lock.
 //! Listeners are called after every lock is released.
 
+mod acknowledge;
 mod apply;
 mod capture;
 mod export;
@@ -70,6 +71,9 @@ struct Db {
     decisions: HashMap<String, StoredDecision>,
     first_seen: HashMap<String, u32>,
     install_revision: u32,
+    /// The latest policy revision the user is known to have been shown
+    /// (`acknowledge`): below the revision in force, a change is due.
+    notice_revision: u32,
     installation_id: String,
     age: AgeSignal,
     signals: PlatformSignals,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use super::{lock, writer, Db, Engine};
+use crate::acknowledge;
 use crate::clock::Clock;
 use crate::consent::{self, Facts, Restrictions, StoredDecision};
 use crate::device::{AgeSignal, Collected, PlatformSignals};
@@ -64,6 +65,8 @@ pub(super) struct Installed {
     pub decisions: HashMap<String, StoredDecision>,
     pub first_seen: HashMap<String, u32>,
     pub install_revision: u32,
+    /// The latest revision the user is known to have been shown (`acknowledge`).
+    pub notice_revision: u32,
     pub installation_id: String,
     pub age: AgeSignal,
     pub queue: DiskQueue,
@@ -72,7 +75,9 @@ pub(super) struct Installed {
 impl Installed {
     /// Reads the installation from `store` (with what opening it read), and
     /// records it first where it is new or the policy or region changed:
-    /// an id, the policy, the purposes first seen, the install revision.
+    /// an id, the policy, the purposes first seen, the install revision and
+    /// the notice revision, settled against the given policy (a material
+    /// change leaves nothing to acknowledge).
     pub fn record(
         store: &mut Store,
         loaded: Loaded,
@@ -82,32 +87,36 @@ impl Installed {
         let installation_id = store.meta("installation_id")?;
         let stored_hash = store.meta("policy_hash")?;
         let stored_region = store.meta("region")?;
+        let stored_notice = notice_revision(store, policy)?;
         let mut first_seen = loaded.first_seen;
         let unseen = policy
             .purposes
             .iter()
             .any(|p| !first_seen.contains_key(&p.id));
-        let installation_id = match installation_id {
+        let (installation_id, notice_revision) = match installation_id {
             Some(id)
                 if stored_hash.as_deref() == Some(policy.hash.as_str())
                     && stored_region == *region
                     && !unseen =>
             {
-                id
+                (id, stored_notice)
             }
             existing => {
                 let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                for p in &policy.purposes {
+                    first_seen.entry(p.id.clone()).or_insert(policy.revision);
+                }
+                // Settled as the given policy replaces the stored one, and
+                // written with it.
+                let notice = acknowledge::settle(policy, stored_notice, &first_seen);
                 store.write(true, |txn| {
                     record_installation(txn, policy, region.as_deref(), &id)?;
                     if stored_hash.is_none() {
                         txn.set_meta("install_revision", &policy.revision.to_string())?;
                     }
-                    Ok(())
+                    txn.set_meta(NOTICE_REVISION, &notice.to_string())
                 })?;
-                for p in &policy.purposes {
-                    first_seen.entry(p.id.clone()).or_insert(policy.revision);
-                }
-                id
+                (id, notice)
             }
         };
         let install_revision = store
@@ -122,11 +131,31 @@ impl Installed {
             decisions: loaded.decisions,
             first_seen,
             install_revision,
+            notice_revision,
             installation_id,
             age,
             queue: DiskQueue::load(store, loaded.counts)?,
         })
     }
+}
+
+/// The `meta` key of the notice revision (see `acknowledge`).
+pub(super) const NOTICE_REVISION: &str = "notice_revision";
+
+/// The notice revision a store holds, before the policy given now is taken
+/// into account. A store written before acknowledgements existed (schema 4
+/// or less) has none: its user stood at the revision of the policy it
+/// stored; a store with no policy yet is a fresh install, which starts at
+/// the given policy's revision. (An unreadable value reads as absent.)
+fn notice_revision(store: &Store, policy: &Policy) -> Result<u32> {
+    if let Some(n) = store.meta(NOTICE_REVISION)?.and_then(|v| v.parse().ok()) {
+        return Ok(n);
+    }
+    let stored = store.meta("policy_json")?.and_then(|json| {
+        let doc = serde_json::from_str::<serde_json::Value>(&json).ok()?;
+        u32::try_from(doc.get("revision")?.as_u64()?).ok()
+    });
+    Ok(stored.unwrap_or(policy.revision))
 }
 
 fn valid_region(r: &str) -> bool {
@@ -182,6 +211,7 @@ impl Engine {
             decisions: installed.decisions,
             first_seen: installed.first_seen,
             install_revision: installed.install_revision,
+            notice_revision: installed.notice_revision,
             installation_id: installed.installation_id,
             age: installed.age,
             signals: PlatformSignals::default(),
@@ -204,6 +234,7 @@ impl Engine {
                 decisions: &HashMap::new(),
                 first_seen: &HashMap::new(),
                 install_revision: 0,
+                notice_revision: policy.revision,
                 restrictions: Restrictions::default(),
                 now_ms: now,
             },

@@ -37,6 +37,7 @@ impl Engine {
         db.decisions = installed.decisions;
         db.first_seen = installed.first_seen;
         db.install_revision = installed.install_revision;
+        db.notice_revision = installed.notice_revision;
         db.installation_id = installed.installation_id;
         db.age = installed.age;
         db.queue = installed.queue;

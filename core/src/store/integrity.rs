@@ -21,7 +21,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::consent::{ConsentSource, ConsentStatus, StoredDecision};
-use crate::ledger::{Anchor, Canonical, ChainCheck};
+use crate::ledger::{Anchor, Canonical, ChainCheck, LedgerKind};
 
 /// Appended to the database file's name for the head marker.
 pub(crate) const HEAD_SUFFIX: &str = "-head";
@@ -154,6 +154,10 @@ impl LedgerScan {
         self.chain.push_parts(c, prev_hash, hash);
         if self.marker.as_ref().is_some_and(|m| m.seq == c.seq) {
             self.at_marker = Some(hash.to_string());
+        }
+        if c.kind != LedgerKind::Decision {
+            // An acknowledgement decides nothing: no stored decision to match.
+            return;
         }
         let latest = (c.status, c.source, c.at_ms, c.revision);
         match self.latest.get_mut(c.purpose) {

@@ -1,18 +1,23 @@
 //! SQL of the consent ledger: appending an entry (seq, previous hash, hash),
 //! pruning an old prefix behind an anchor, and the one reader of ledger rows
 //! that open, `ledger()`, verification and the read-only CLI commands share.
+//!
+//! A decision's row has `kind` NULL (as every row before schema 5); an
+//! acknowledgement's has `kind = 'acknowledgement'`, its `acknowledged_from`,
+//! and an empty `purpose`: retention, which keeps the latest entry per
+//! purpose, so keeps the latest acknowledgement too.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Store, Txn};
 use crate::consent::{ConsentSource, ConsentStatus};
 use crate::error::{Error, Result};
-use crate::ledger::{Anchor, Canonical, ChainCheck, LedgerCheck, LedgerEntry};
+use crate::ledger::{Anchor, Canonical, ChainCheck, LedgerCheck, LedgerEntry, LedgerKind};
 
 /// Calls `f` with each retained ledger entry with `after < seq <= upto`
 /// (either bound open when `None`), in seq order, as its canonical form and
 /// its two hashes, borrowed from the row: open reads the whole ledger every
-/// time. An unreadable status or source reads as its fallback, so the
+/// time. An unreadable status, source or kind reads as its fallback, so the
 /// entry fails verification through its hash.
 pub(super) fn each_ledger_entry(
     conn: &Connection,
@@ -22,8 +27,8 @@ pub(super) fn each_ledger_entry(
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
-         app_version, region, installation_id, prev_hash, hash, signal_hash FROM ledger \
-         WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+         app_version, region, installation_id, prev_hash, hash, signal_hash, kind, \
+         acknowledged_from FROM ledger WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
     )?;
     let mut rows = stmt.query(params![
         after.map_or(i64::MIN, |a| a as i64),
@@ -49,6 +54,12 @@ pub(super) fn each_ledger_entry(
             region: text_at(r, 10)?,
             installation_id: str_at(11)?,
             signal_hash: text_at(r, 14)?,
+            kind: match text_at(r, 15)? {
+                None => LedgerKind::Decision,
+                // Anything else (only an altered row) fails verification.
+                Some(_) => LedgerKind::Acknowledgement,
+            },
+            acknowledged_from: r.get::<_, Option<i64>>(16)?.map(|v| v as u32),
         };
         f(&c, str_at(12)?, str_at(13)?);
     }
@@ -154,8 +165,8 @@ impl Txn<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO ledger(seq, txn, at_ms, purpose, status, source, policy_id, revision, policy_hash, \
-                 app_version, region, installation_id, prev_hash, hash, signal_hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 app_version, region, installation_id, prev_hash, hash, signal_hash, kind, acknowledged_from) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?
             .execute(params![
                 e.seq,
@@ -172,7 +183,9 @@ impl Txn<'_> {
                 e.installation_id,
                 e.prev_hash,
                 e.hash,
-                e.signal_hash
+                e.signal_hash,
+                (e.kind != LedgerKind::Decision).then(|| e.kind.as_str()),
+                e.acknowledged_from
             ])?;
         self.head = (e.seq as u64, e.hash.clone());
         Ok(e)

@@ -8,7 +8,8 @@
 //! | 1 | the first release | meta, decisions, purposes_seen, ledger, partitions, `events_<id>` |
 //! | 2 | upload and deletion | batches, deletions, endpoints_used |
 //! | 3 | 49fe4d5 | `deletions.receiptless`; the ledger head marker is always written |
-//! | 4 | this code | `ledger.signal_hash` (the sha256 of the TC/GPP string a decision came from) |
+//! | 4 | f326ac8 | `ledger.signal_hash` (the sha256 of the TC/GPP string a decision came from) |
+//! | 5 | this code | `ledger.kind`, `ledger.acknowledged_from` (acknowledged policy changes); the `notice_revision` meta key |
 //!
 //! Version 2 was written in two shapes (the `receiptless` column was added
 //! without a new version); both are recognised and upgrade the same way.
@@ -26,7 +27,7 @@ use rusqlite::Connection;
 use super::OpenFailure;
 
 /// The schema version this code writes. A newer file is not ours to touch.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The first version whose files always have the ledger head marker beside
 /// them (see `integrity`): such a file with ledger entries and no marker
@@ -71,6 +72,10 @@ fn step(version: i64) -> Option<&'static str> {
         // The second shape of version 2 already has the column.
         2 => "ALTER TABLE deletions ADD COLUMN receiptless INTEGER NOT NULL DEFAULT 0;",
         3 => "ALTER TABLE ledger ADD COLUMN signal_hash TEXT;",
+        // Decisions keep kind NULL (as every earlier entry); the notice
+        // revision (a meta key) is written by the next open that settles it.
+        4 => "ALTER TABLE ledger ADD COLUMN kind TEXT;
+              ALTER TABLE ledger ADD COLUMN acknowledged_from INTEGER;",
         _ => return None,
     })
 }
@@ -290,6 +295,14 @@ mod tests {
             .columns
             .iter()
             .any(|c| c.0 == "signal_hash"));
+        let v5 = reference(5).unwrap();
+        for column in ["kind", "acknowledged_from"] {
+            assert!(v5["ledger"].columns.iter().any(|c| c.0 == column), "{column}");
+            assert!(!reference(4).unwrap()["ledger"]
+                .columns
+                .iter()
+                .any(|c| c.0 == column));
+        }
         assert!(!reference(2).unwrap()["deletions"]
             .columns
             .iter()
