@@ -51,6 +51,7 @@ mod ticket;
 pub mod upload;
 pub mod wire;
 
+pub use acknowledge::PolicyChange;
 pub use api::{
     copy_data_dir, ledger_at, verify_ledger_at, webview_script, webview_update_script,
     webview_user_script, ConsentGate, GateConfig, OpenOptions, WEBVIEW_SCRIPT,
@@ -73,7 +74,6 @@ pub use error::GateError;
 pub use event::{
     CaptureReport, CaptureRules, CapturedEvent, DropReason, EventInput, RecordOutcome,
 };
-pub use acknowledge::PolicyChange;
 pub use ledger::{LedgerCheck, LedgerEntry, LedgerKind};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use policy::{ConsentModeType, Policy, PolicyIssue, PurposeKind};

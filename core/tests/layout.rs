@@ -20,6 +20,7 @@ const LAYERS: &[&str] = &[
     "device",
     "event",
     "consent",
+    "acknowledge",
     "cmp",
     "error",
     "policy",

@@ -297,7 +297,10 @@ mod tests {
             .any(|c| c.0 == "signal_hash"));
         let v5 = reference(5).unwrap();
         for column in ["kind", "acknowledged_from"] {
-            assert!(v5["ledger"].columns.iter().any(|c| c.0 == column), "{column}");
+            assert!(
+                v5["ledger"].columns.iter().any(|c| c.0 == column),
+                "{column}"
+            );
             assert!(!reference(4).unwrap()["ledger"]
                 .columns
                 .iter()
