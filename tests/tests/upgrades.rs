@@ -2,16 +2,18 @@
 //! (`tests/fixtures/<name>/`, made by `tests/fixtures/generate.sh` with the
 //! core at the commit that wrote it) opens with today's code with nothing
 //! lost — decisions, ledger (verified, same head), queued events, the pending
-//! batch (resent under its id) and the deletion tickets — and a failing
-//! upgrade leaves the file as it was and says why.
+//! batch (resent under its id), the deletion tickets and where the user stands
+//! with policy changes (nothing due from a store that predates
+//! acknowledgements; due, or acknowledged, as schema 5 left it) — and a
+//! failing upgrade leaves the file as it was and says why.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use consentgate::{
-    ConsentGate, ConsentStatus, DeletionStatus, ManualClock, OpenOptions, UploadTask, DB_FILE,
-    SCHEMA_VERSION,
+    ConsentGate, ConsentSource, ConsentStatus, DeletionStatus, LedgerKind, ManualClock,
+    OpenOptions, UploadTask, DB_FILE, SCHEMA_VERSION,
 };
 use serde_json::Value;
 
@@ -67,6 +69,14 @@ fn assert_kept(name: &str, gate: &ConsentGate, m: &Value) {
         assert_eq!(st.status_of(purpose), Some(want), "{name}: {purpose}");
     }
     assert!(!st.needs_prompt, "{name}: the user would be asked again");
+    let due = st.needs_acknowledgement.as_ref().map(
+        |c| serde_json::json!({"from_revision": c.from_revision, "to_revision": c.to_revision}),
+    );
+    assert_eq!(
+        due.as_ref(),
+        m.get("needs_acknowledgement"),
+        "{name}: policy change due"
+    );
     let ledger = gate.ledger().expect("ledger");
     assert_eq!(
         ledger.len() as u64,
@@ -207,6 +217,92 @@ fn g4_v4_store_of_this_release_opens_with_everything() {
             && e.signal_hash.as_ref().is_some_and(|h| h.len() == 64)));
     assert!(gate.verify_ledger().expect("verify").intact);
 }
+
+#[test]
+fn g4_v5_store_of_this_release_opens_with_everything() {
+    upgrade("v5", true);
+    // The acknowledgement stays in the verified chain, and the revision
+    // shipped after it is still due: reopening did not clear it.
+    let m = manifest("v5");
+    let dir = copy_of("v5");
+    let gate = open(dir.path(), &m, DAY);
+    let acks: Vec<_> = gate
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Acknowledgement)
+        .collect();
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(
+        (acks[0].acknowledged_from, acks[0].revision),
+        (
+            m["acknowledged"]["from_revision"].as_i64(),
+            m["acknowledged"]["to_revision"].as_i64().unwrap()
+        )
+    );
+    gate.acknowledge_policy(ConsentSource::Banner)
+        .expect("acknowledge");
+    assert!(gate.consent_state().needs_acknowledgement.is_none());
+    assert!(gate.verify_ledger().expect("verify").intact);
+}
+
+/// Every fixture opened with its policy's next revision, one that needs no
+/// new consent: the change from the revision the user was last shown (for a
+/// store before schema 5, the revision it last ran) is due, is
+/// acknowledged on top of the chain the store had (nothing rolled back),
+/// and stays acknowledged when opened again.
+#[test]
+fn g4_every_store_owes_an_acknowledgement_of_a_next_revision_from_where_it_stood() {
+    for name in FIXTURES {
+        let m = manifest(name);
+        let dir = copy_of(name);
+        let mut doc: Value = serde_json::from_str(m["policy"].as_str().unwrap()).unwrap();
+        let stood_at = doc["revision"].as_i64().unwrap();
+        doc["revision"] = (stood_at + 1).into();
+        let mut next = m.clone();
+        next["policy"] = doc.to_string().into();
+        // A v5 store may stand at an earlier revision still due.
+        let shown = m["needs_acknowledgement"]["from_revision"]
+            .as_i64()
+            .unwrap_or(stood_at);
+        let gate = open(dir.path(), &next, DAY);
+        let st = gate.consent_state();
+        let due = st.needs_acknowledgement.clone().expect(name);
+        assert_eq!(
+            (due.from_revision, due.to_revision),
+            (shown, stood_at + 1),
+            "{name}"
+        );
+        assert!(!st.needs_prompt, "{name}: {:?}", st.prompt_reasons);
+        gate.acknowledge_policy(ConsentSource::Settings)
+            .expect("acknowledge");
+        let ledger = gate.ledger().expect("ledger");
+        let old_head = m["ledger_head_hash"].as_str().unwrap();
+        let ack = ledger.last().unwrap();
+        assert_eq!(ack.kind, LedgerKind::Acknowledgement, "{name}");
+        if m.get("needs_acknowledgement").is_none() {
+            assert_eq!(
+                ack.prev_hash, old_head,
+                "{name}: not on top of the old chain"
+            );
+        }
+        assert!(
+            ledger.iter().any(|e| e.hash == old_head),
+            "{name}: the old head is gone"
+        );
+        assert!(gate.verify_ledger().expect("verify").intact, "{name}");
+        drop(gate);
+        let gate = open(dir.path(), &next, DAY + 1);
+        assert!(
+            gate.consent_state().needs_acknowledgement.is_none(),
+            "{name}: due again after reopening"
+        );
+        assert_eq!(gate.ledger().expect("ledger").len(), ledger.len(), "{name}");
+    }
+}
+
+/// Every fixture, oldest first.
+const FIXTURES: [&str; 7] = ["v1", "v2", "v2r", "v2m", "v3", "v4", "v5"];
 
 #[test]
 fn every_schema_this_code_writes_has_a_fixture() {
