@@ -180,6 +180,11 @@ pub enum ConsentCommand {
     AcceptAll(SourceArg),
     /// Deny every consent purpose; prints the resulting state.
     RejectAll(SourceArg),
+    /// Record that the user was shown the policy change `status` names in
+    /// `needs_acknowledgement` (a revision that needs no new consent): a
+    /// ledger entry of kind acknowledgement; prints the resulting state.
+    /// With nothing to acknowledge it changes nothing (a note says so).
+    Acknowledge(SourceArg),
 }
 
 /// Purposes to decide on, and how the decision came about.

@@ -148,6 +148,14 @@ fn on_gate(gate: &ConsentGate, command: Command, global: &Global) -> Result<Repo
                 }
                 ConsentCommand::AcceptAll(s) => gate.accept_all(s.source.into())?,
                 ConsentCommand::RejectAll(s) => gate.reject_all(s.source.into())?,
+                ConsentCommand::Acknowledge(s) => {
+                    if gate.consent_state().needs_acknowledgement.is_none() {
+                        eprintln!(
+                            "note: no policy change is due for acknowledgement; nothing recorded"
+                        );
+                    }
+                    gate.acknowledge_policy(s.source.into())?
+                }
             };
             json(serde_json::to_string_pretty(&state))
         }

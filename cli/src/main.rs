@@ -6,6 +6,7 @@
 //! $ consentgate --data-dir ./d --policy examples/policies/example-kz.json --region KZ status  # JSON, needs_prompt: true
 //! $ consentgate --data-dir ./d allows usage_events                                   # blocked (exit 1)
 //! $ consentgate --data-dir ./d consent grant analytics --source banner               # the new state, JSON
+//! $ consentgate --data-dir ./d --policy next-revision.json consent acknowledge       # a shown policy change, in the ledger
 //! $ consentgate --data-dir ./d event record screen_view '{"screen":"home"}'          # recorded 1
 //! $ consentgate --data-dir ./d event record tap --count 1000                         # recorded 2..1001
 //! $ consentgate --data-dir ./d upload --endpoint http://127.0.0.1:8080               # FlushReport JSON
