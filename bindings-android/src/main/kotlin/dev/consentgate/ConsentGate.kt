@@ -323,6 +323,22 @@ class ConsentGate private constructor(
         Convert.state(core(crossFirst = true) { it.rejectAll(Convert.source(source)) })
 
     /**
+     * Records that the user was shown the policy change in
+     * [ConsentState.needsAcknowledgement] (one that needs no new consent):
+     * a ledger entry of its own kind, durable, exported as a receipt. The
+     * state returned (and [state]) no longer needs it. With nothing due it
+     * changes nothing. `source` is `BANNER`, `SETTINGS` or `API`.
+     *
+     * @throws GateException `InvalidArgument` (a source the core records
+     *   itself), `Storage`, `Closed`.
+     */
+    suspend fun acknowledgePolicy(source: ConsentSource): ConsentState = io { acknowledgePolicyBlocking(source) }
+
+    /** [acknowledgePolicy] on the calling thread. */
+    fun acknowledgePolicyBlocking(source: ConsentSource): ConsentState =
+        Convert.state(core(crossFirst = false) { it.acknowledgePolicy(Convert.source(source)) })
+
+    /**
      * Reports ATT, limit-ad-tracking and GPC. With GPC, sale-or-share purposes
      * are denied (durably, in the ledger) and cannot be granted while the
      * signal holds.

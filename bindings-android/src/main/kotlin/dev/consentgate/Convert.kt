@@ -17,6 +17,7 @@ import dev.consentgate.ffi.FlushReport as N_FlushReport
 import dev.consentgate.ffi.GateException as N_GateException
 import dev.consentgate.ffi.LedgerCheck as N_LedgerCheck
 import dev.consentgate.ffi.LedgerEntry as N_LedgerEntry
+import dev.consentgate.ffi.LedgerKind as N_LedgerKind
 import dev.consentgate.ffi.LogLevel as N_LogLevel
 import dev.consentgate.ffi.PlatformSignals as N_PlatformSignals
 import dev.consentgate.ffi.PromptReason as N_PromptReason
@@ -43,6 +44,7 @@ internal object Convert {
         gpc = s.gpc,
         storeRecovery = s.storeRecovery?.let(::recovery),
         version = s.version,
+        needsAcknowledgement = s.needsAcknowledgement?.let { PolicyChange(it.fromRevision, it.toRevision, it.noticeUrl) },
     )
 
     private fun purpose(p: N_PurposeState) = PurposeState(
@@ -190,6 +192,11 @@ internal object Convert {
         installationId = e.installationId,
         prevHash = e.prevHash,
         hash = e.hash,
+        kind = when (e.kind) {
+            N_LedgerKind.DECISION -> LedgerKind.DECISION
+            N_LedgerKind.ACKNOWLEDGEMENT -> LedgerKind.ACKNOWLEDGEMENT
+        },
+        acknowledgedFrom = e.acknowledgedFrom,
     )
 
     fun check(c: N_LedgerCheck) = LedgerCheck(c.intact, c.entries, c.firstBadSeq, c.problem)

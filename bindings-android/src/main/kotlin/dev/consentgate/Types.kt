@@ -218,6 +218,10 @@ data class StoreRecovery(val reason: String, val movedTo: String)
  * @property storeRecovery set when the store was set aside and started afresh.
  * @property version increases with every committed change in this process
  *   (-1 while loading).
+ * @property needsAcknowledgement set when the policy changed since the user
+ *   was last shown it in a way that needs no new consent: show the change
+ *   (its notice URL), then call [ConsentGate.acknowledgePolicy]. Continued
+ *   use never clears it; a change that needs consent sets [needsPrompt] instead.
  */
 data class ConsentState(
     val isLoading: Boolean,
@@ -231,6 +235,7 @@ data class ConsentState(
     val gpc: Boolean,
     val storeRecovery: StoreRecovery?,
     val version: Long,
+    val needsAcknowledgement: PolicyChange? = null,
 ) {
     /** The status of `purpose`, or null when the policy defines no such purpose (or while loading). */
     fun statusOf(purpose: String): ConsentStatus? = purposes.firstOrNull { it.id == purpose }?.status
@@ -260,6 +265,25 @@ data class ConsentState(
             version = -1,
         )
     }
+}
+
+/**
+ * A policy change to show the user, who need not consent again
+ * ([ConsentState.needsAcknowledgement]).
+ *
+ * @property fromRevision the revision the user was last shown.
+ * @property toRevision the revision in force, to acknowledge.
+ * @property noticeUrl where the notice of [toRevision] is published.
+ */
+data class PolicyChange(val fromRevision: Long, val toRevision: Long, val noticeUrl: String)
+
+/** What a [LedgerEntry] records. */
+enum class LedgerKind {
+    /** One purpose's new status. */
+    DECISION,
+
+    /** The user was shown a policy change that needs no new consent ([ConsentGate.acknowledgePolicy]). */
+    ACKNOWLEDGEMENT,
 }
 
 /**
@@ -400,6 +424,9 @@ data class DeletionTicket(
  * @property installationId the installation id then.
  * @property prevHash the previous entry's hash.
  * @property hash this entry's hash.
+ * @property kind a decision, or an acknowledgement (then [purpose] is empty
+ *   and [status] is `UNSET`).
+ * @property acknowledgedFrom for an acknowledgement, the revision shown before ([revision] is the one acknowledged).
  */
 data class LedgerEntry(
     val seq: Long,
@@ -416,6 +443,8 @@ data class LedgerEntry(
     val installationId: String,
     val prevHash: String,
     val hash: String,
+    val kind: LedgerKind = LedgerKind.DECISION,
+    val acknowledgedFrom: Long? = null,
 )
 
 /**
