@@ -218,6 +218,9 @@ data class StoreRecovery(val reason: String, val movedTo: String)
  * @property storeRecovery set when the store was set aside and started afresh.
  * @property version increases with every committed change in this process
  *   (-1 while loading).
+ * @property interop the ecosystem view (TC/GPP strings, Consent Mode v2,
+ *   can-request-ads) when the policy has an `interop` block; null otherwise
+ *   and while loading.
  */
 data class ConsentState(
     val isLoading: Boolean,
@@ -231,7 +234,14 @@ data class ConsentState(
     val gpc: Boolean,
     val storeRecovery: StoreRecovery?,
     val version: Long,
+    val interop: InteropState? = null,
 ) {
+    /** The Google Consent Mode v2 signals in force; null without an `interop` block (or while loading). */
+    val consentMode: ConsentModeSignals? get() = interop?.consentMode
+
+    /** True when the settings screen must offer the privacy choices again (false without an `interop` block). */
+    val privacyOptionsRequired: Boolean get() = interop?.privacyOptionsRequired == true
+
     /** The status of `purpose`, or null when the policy defines no such purpose (or while loading). */
     fun statusOf(purpose: String): ConsentStatus? = purposes.firstOrNull { it.id == purpose }?.status
 
@@ -295,6 +305,19 @@ data class DeviceInfo(
     val appVersion: String? = null,
     /** Screen size, `WIDTHxHEIGHT` in pixels. */
     val screen: String? = null,
+)
+
+/**
+ * How the user found the app, as the store recorded it ([ConsentGate.installReferrer]).
+ *
+ * @property referrer the referrer string, e.g. `utm_source=partner_app&utm_medium=banner`.
+ * @property clickedAtS when the user clicked the referring link, seconds since the epoch; null when unknown.
+ * @property installBeganAtS when the install began, seconds since the epoch; null when unknown.
+ */
+data class InstallReferrer(
+    val referrer: String,
+    val clickedAtS: Long? = null,
+    val installBeganAtS: Long? = null,
 )
 
 /**
@@ -400,6 +423,8 @@ data class DeletionTicket(
  * @property installationId the installation id then.
  * @property prevHash the previous entry's hash.
  * @property hash this entry's hash.
+ * @property signalHash for a decision read from another CMP's string
+ *   ([ConsentSource.TCF] / [ConsentSource.GPP]): the string's hex sha256.
  */
 data class LedgerEntry(
     val seq: Long,
@@ -416,6 +441,7 @@ data class LedgerEntry(
     val installationId: String,
     val prevHash: String,
     val hash: String,
+    val signalHash: String? = null,
 )
 
 /**
