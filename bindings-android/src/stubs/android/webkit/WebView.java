@@ -6,6 +6,10 @@ import android.view.View;
 public class WebView extends View {
     public WebView() {}
 
+    public void loadUrl(String url) {
+        throw new RuntimeException("Stub!");
+    }
+
     public void addJavascriptInterface(Object object, String name) {
         throw new RuntimeException("Stub!");
     }
