@@ -66,6 +66,11 @@ dependencies {
     // ProcessLifecycleOwner, for BackgroundFlush.
     implementation("androidx.lifecycle:lifecycle-process:2.8.7")
     implementation("com.google.android.gms:play-services-ads-identifier:18.2.0")
+    // Used only by the adapter of each, when the app depends on it itself:
+    // FirebaseConsentMode, PlayInstallReferrerProvider, ConsentWebView.
+    compileOnly("com.google.firebase:firebase-analytics:22.1.2")
+    compileOnly("com.android.installreferrer:installreferrer:2.2")
+    compileOnly("androidx.webkit:webkit:1.12.1")
 }
 
 // Host build: the debug cdylib (library mode reads UniFFI's metadata from it,

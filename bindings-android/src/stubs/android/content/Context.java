@@ -9,6 +9,8 @@ import java.io.File;
 public abstract class Context {
     public static final String TELEPHONY_SERVICE = "phone";
 
+    public static final int MODE_PRIVATE = 0;
+
     public Context() {}
 
     public abstract AssetManager getAssets();
@@ -24,4 +26,6 @@ public abstract class Context {
     public abstract File getNoBackupFilesDir();
 
     public abstract Object getSystemService(String name);
+
+    public abstract SharedPreferences getSharedPreferences(String name, int mode);
 }

@@ -45,4 +45,9 @@ public class ContextWrapper extends Context {
     public Object getSystemService(String name) {
         throw new RuntimeException("Stub!");
     }
+
+    @Override
+    public SharedPreferences getSharedPreferences(String name, int mode) {
+        throw new RuntimeException("Stub!");
+    }
 }

@@ -539,6 +539,86 @@ class ConsentGate private constructor(
     }
 
     /**
+     * How the user found the app (the store's install referrer), asked of
+     * `provider` only while `install_referrer` is allowed: never before
+     * consent. The answer is kept in memory, attached to the batches built
+     * while the category stays allowed and shown by [exportData]; withdrawal
+     * and deletion drop it. An empty referrer counts as absent. Null on a
+     * closed gate or one that could not be opened.
+     */
+    suspend fun installReferrer(provider: InstallReferrerProvider): InstallReferrer? = io { installReferrerBlocking(provider) }
+
+    /** [installReferrer] on the calling thread. */
+    fun installReferrerBlocking(provider: InstallReferrerProvider): InstallReferrer? = try {
+        core(crossFirst = false) { it.installReferrer(InstallReferrerAdapter(provider)) }?.let(Convert::referrer)
+    } catch (e: GateException) {
+        if (mirror.closed || opening.error != null) null else throw e
+    }
+
+    /**
+     * Connects the app's default key-value store, where ad SDKs read the IAB
+     * keys (Android: [dev.consentgate.android.SharedPreferencesKeyValueStore]).
+     * With a policy whose `interop` block follows another CMP, its
+     * `IABTCF_*` / `IABGPP_*` keys are read now: a valid string becomes
+     * decisions (ledger source [ConsentSource.TCF] / [ConsentSource.GPP]),
+     * a missing or invalid one changes nothing and is reported in
+     * [InteropState.tcf]. Being the CMP (`cmp_id` in the policy), the TC
+     * string and the keys of the state in force are written now, and again
+     * after every change before the call that made it returns. Without an
+     * `interop` block nothing is read or written. The gate keeps the store
+     * until it is closed or given another one.
+     */
+    suspend fun setKeyValueStore(store: KeyValueStore): ConsentState = io { setKeyValueStoreBlocking(store) }
+
+    /** [setKeyValueStore] on the calling thread. */
+    fun setKeyValueStoreBlocking(store: KeyValueStore): ConsentState =
+        Convert.state(core(crossFirst = true) { it.setKeyValueStore(KeyValueStoreAdapter(store)) })
+
+    /**
+     * Tells the gate that another CMP changed the `IABTCF_*` / `IABGPP_*`
+     * keys (Android: the SharedPreferences listener of
+     * [dev.consentgate.android.SharedPreferencesKeyValueStore] calls it off
+     * the main thread): they are read again. A new, valid string becomes
+     * decisions, a withdrawal there purges what it covered before this
+     * returns (as [setConsent] does); a missing or invalid string changes
+     * nothing and is reported in [InteropState.tcf].
+     */
+    suspend fun interopKeysChanged(): ConsentState = io { interopKeysChangedBlocking() }
+
+    /** [interopKeysChanged] on the calling thread. */
+    fun interopKeysChangedBlocking(): ConsentState = Convert.state(core(crossFirst = true) { it.interopKeysChanged() })
+
+    /**
+     * True when ads may be requested: the policy has an `interop` block,
+     * every advertising purpose is granted and, when following another CMP,
+     * its TC string is valid and allows them. The ad team's one line; reads
+     * the mirrored state ([InteropState.canRequestAds]) like [allows]: no
+     * JNA call, false while loading.
+     */
+    val canRequestAds: Boolean get() = state.value.interop?.canRequestAds == true
+
+    /**
+     * Pushes the Google Consent Mode v2 signals to `sink`: now (when the gate
+     * has loaded and the policy has an `interop` block) and after every
+     * change of them, on the thread that made the change, before
+     * [setConsent] & co. return. [dev.consentgate.android.FirebaseConsentMode]
+     * uses it. Close the returned handle to stop.
+     */
+    fun pushConsentMode(sink: ConsentModeSink): AutoCloseable {
+        val pusher = ConsentModePusher(this, sink)
+        return observeStates(pusher).also { pusher.stateChanged() }
+    }
+
+    /** Tells `observer` after every state the mirror publishes, until the handle is closed. */
+    internal fun observeStates(observer: StateObserver): AutoCloseable {
+        mirror.observers.add(observer)
+        return Unobserve(mirror, observer)
+    }
+
+    /** The core's latest published state, for the core's functions that take one (the WebView scripts); null while loading. */
+    internal fun nativeState(): N_ConsentState? = mirror.native
+
+    /**
      * Hands the Kotlin buffer to the core, commits what is buffered there,
      * stops the core's writer thread, frees the native object and releases
      * the data directory (another gate may open it after this returns).
@@ -883,6 +963,13 @@ internal class StateMirror {
     @Volatile
     var closed = false
 
+    /** The core's state last published, for the calls that need the core's own record. */
+    @Volatile
+    var native: N_ConsentState? = null
+
+    /** Told after every publish ([ConsentGate.observeStates]). */
+    val observers = java.util.concurrent.CopyOnWriteArrayList<StateObserver>()
+
     /** The highest version published (guarded by this object's monitor). */
     private var published = -1L
 
@@ -893,9 +980,10 @@ internal class StateMirror {
      * the monitor of this object. Returns what judging the held events came
      * to when this is the first state after the open.
      */
-    fun publish(state: ConsentState): CaptureBuffer.Judged? {
+    fun publish(state: ConsentState, nativeState: N_ConsentState? = null): CaptureBuffer.Judged? {
         if (state.version < published) return null
         published = state.version
+        if (nativeState != null) native = nativeState
         // The set and the buffer first: a collector reacting to the flow may call `allows`.
         val set = HashSet(state.allowedCategories)
         val judged = capture.onState(USAGE_EVENTS in set, state.version)
@@ -904,6 +992,18 @@ internal class StateMirror {
         allowed = set
         flow.value = state
         return judged
+    }
+
+    /** Tells the observers (outside the lock); one that throws is logged and the others still told. */
+    fun notifyObservers() {
+        if (closed) return
+        for (o in observers) {
+            try {
+                o.stateChanged()
+            } catch (e: Exception) {
+                ConsentGateLogging.log(LogLevel.WARN, "consentgate: a state observer failed (${e.javaClass.simpleName})")
+            }
+        }
     }
 
     /** Counts an event refused on the calling thread and returns the result saying why. */
@@ -947,8 +1047,9 @@ internal class StateMirror {
 private class ListenerBridge(private val mirror: StateMirror) : ConsentListener {
     override fun onConsentChanged(state: N_ConsentState) {
         try {
-            val judged = synchronized(mirror) { mirror.publish(Convert.state(state)) }
+            val judged = synchronized(mirror) { mirror.publish(Convert.state(state), state) }
             judged?.let(mirror::report)
+            mirror.notifyObservers()
         } catch (e: Exception) {
             // Never throw into the core: it would surface as a panic there.
         }
@@ -974,6 +1075,35 @@ private class DeletionBridge(gate: NativeConsentGate, private val mirror: StateM
             }
         } catch (e: Exception) {
             // Never throw into the core.
+        }
+    }
+}
+
+/** Told after the gate's mirrored state changed, on the changing thread; reads what it needs from the gate. */
+internal fun interface StateObserver {
+    fun stateChanged()
+}
+
+/** The handle [ConsentGate.observeStates] returns. */
+private class Unobserve(private val mirror: StateMirror, private val observer: StateObserver) : AutoCloseable {
+    override fun close() {
+        mirror.observers.remove(observer)
+    }
+}
+
+/** Pushes the Consent Mode signals to a sink when they differ from the last ones pushed. */
+private class ConsentModePusher(private val gate: ConsentGate, private val sink: ConsentModeSink) : StateObserver {
+    private var last: ConsentModeSignals? = null
+
+    @Synchronized
+    override fun stateChanged() {
+        val signals = gate.state.value.consentMode ?: return
+        if (signals == last) return
+        last = signals
+        try {
+            sink.setConsent(signals)
+        } catch (e: Exception) {
+            ConsentGateLogging.log(LogLevel.WARN, "consentgate: the Consent Mode sink failed (${e.javaClass.simpleName})")
         }
     }
 }

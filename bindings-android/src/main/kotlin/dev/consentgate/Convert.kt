@@ -5,6 +5,14 @@
 package dev.consentgate
 
 import dev.consentgate.ffi.InternalException
+import dev.consentgate.ffi.ConsentModeSignals as N_ConsentModeSignals
+import dev.consentgate.ffi.ConsentModeStatus as N_ConsentModeStatus
+import dev.consentgate.ffi.InstallReferrer as N_InstallReferrer
+import dev.consentgate.ffi.InteropMode as N_InteropMode
+import dev.consentgate.ffi.InteropState as N_InteropState
+import dev.consentgate.ffi.KeyWrite as N_KeyWrite
+import dev.consentgate.ffi.SignalReport as N_SignalReport
+import dev.consentgate.ffi.SignalStatus as N_SignalStatus
 import dev.consentgate.ffi.AttStatus as N_AttStatus
 import dev.consentgate.ffi.ConsentSource as N_ConsentSource
 import dev.consentgate.ffi.ConsentState as N_ConsentState
@@ -45,6 +53,7 @@ internal object Convert {
         storeRecovery = s.storeRecovery?.let(::recovery),
         version = s.version,
         needsAcknowledgement = s.needsAcknowledgement?.let { PolicyChange(it.fromRevision, it.toRevision, it.noticeUrl) },
+        interop = s.interop?.let(::interop),
     )
 
     private fun purpose(p: N_PurposeState) = PurposeState(
@@ -197,6 +206,7 @@ internal object Convert {
             N_LedgerKind.ACKNOWLEDGEMENT -> LedgerKind.ACKNOWLEDGEMENT
         },
         acknowledgedFrom = e.acknowledgedFrom,
+        signalHash = e.signalHash,
     )
 
     fun check(c: N_LedgerCheck) = LedgerCheck(c.intact, c.entries, c.firstBadSeq, c.problem)
@@ -223,6 +233,54 @@ internal object Convert {
         is N_UploadTask.Wait -> UploadTask.Wait(t.ms)
         N_UploadTask.Done -> UploadTask.Done
     }
+
+    fun interop(i: N_InteropState) = InteropState(
+        mode = when (i.mode) {
+            N_InteropMode.FOLLOW -> InteropMode.FOLLOW
+            N_InteropMode.CMP -> InteropMode.CMP
+        },
+        consentMode = consentMode(i.consentMode),
+        canRequestAds = i.canRequestAds,
+        privacyOptionsRequired = i.privacyOptionsRequired,
+        tcf = report(i.tcf),
+        gpp = i.gpp?.let(::report),
+        gdprApplies = i.gdprApplies,
+    )
+
+    fun consentMode(c: N_ConsentModeSignals) = ConsentModeSignals(
+        adStorage = consentModeStatus(c.adStorage),
+        analyticsStorage = consentModeStatus(c.analyticsStorage),
+        adUserData = consentModeStatus(c.adUserData),
+        adPersonalization = consentModeStatus(c.adPersonalization),
+    )
+
+    private fun consentModeStatus(s: N_ConsentModeStatus) = when (s) {
+        N_ConsentModeStatus.GRANTED -> ConsentModeStatus.GRANTED
+        N_ConsentModeStatus.DENIED -> ConsentModeStatus.DENIED
+    }
+
+    private fun report(r: N_SignalReport) = SignalReport(
+        status = when (r.status) {
+            N_SignalStatus.NOT_CONNECTED -> SignalStatus.NOT_CONNECTED
+            N_SignalStatus.MISSING -> SignalStatus.MISSING
+            N_SignalStatus.INVALID -> SignalStatus.INVALID
+            N_SignalStatus.APPLIED -> SignalStatus.APPLIED
+            N_SignalStatus.WRITTEN -> SignalStatus.WRITTEN
+        },
+        string = r.string,
+        stringHash = r.stringHash,
+        problem = r.problem,
+    )
+
+    fun keyWrite(w: N_KeyWrite): KeyWrite = when (w) {
+        is N_KeyWrite.SetString -> KeyWrite.SetString(w.key, w.value)
+        is N_KeyWrite.SetInt -> KeyWrite.SetInt(w.key, w.value)
+        is N_KeyWrite.Remove -> KeyWrite.Remove(w.key)
+    }
+
+    fun referrer(r: N_InstallReferrer) = InstallReferrer(r.referrer, r.clickedAtS, r.installBeganAtS)
+
+    fun referrer(r: InstallReferrer) = N_InstallReferrer(r.referrer, r.clickedAtS, r.installBeganAtS)
 
     /**
      * The API's exception for whatever a call into the core threw. Core

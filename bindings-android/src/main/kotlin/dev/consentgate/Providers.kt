@@ -1,5 +1,5 @@
-// What the app supplies to the gate: an uploader (the HTTP), device-field and
-// advertising-id providers, a clock. Kotlin interfaces in dev.consentgate; the
+// What the app supplies to the gate: an uploader (the HTTP), device-field,
+// advertising-id and install-referrer providers, a clock. Kotlin interfaces in dev.consentgate; the
 // adapters below turn them into the core's callback interfaces and make sure
 // no exception ever travels back into the core (it would be a panic there).
 // The core decides when each is called; nothing here does.
@@ -8,6 +8,8 @@ package dev.consentgate
 import dev.consentgate.ffi.AdIdProvider as NativeAdIdProvider
 import dev.consentgate.ffi.Clock as NativeClock
 import dev.consentgate.ffi.DeviceInfoProvider as NativeDeviceInfoProvider
+import dev.consentgate.ffi.InstallReferrer as NativeInstallReferrer
+import dev.consentgate.ffi.InstallReferrerProvider as NativeInstallReferrerProvider
 import dev.consentgate.ffi.UploadRequest as NativeUploadRequest
 import dev.consentgate.ffi.UploadResult as NativeUploadResult
 import dev.consentgate.ffi.Uploader as NativeUploader
@@ -31,6 +33,19 @@ fun interface Uploader {
 fun interface AdIdProvider {
     /** The advertising id, or null. */
     fun advertisingId(): String?
+}
+
+/**
+ * Reads how the user found the app: the store's install referrer (Android:
+ * [dev.consentgate.android.PlayInstallReferrerProvider]). The core calls it
+ * only while `install_referrer` is allowed, never before consent. It may
+ * block briefly (a store connection): [ConsentGate.installReferrer] runs it
+ * on the gate's dispatcher. Return null when there is none; an exception
+ * counts as "none".
+ */
+fun interface InstallReferrerProvider {
+    /** The referrer the store recorded for this install, or null. */
+    fun installReferrer(): InstallReferrer?
 }
 
 /** Milliseconds since the epoch, for tests or trusted time. */
@@ -114,6 +129,15 @@ internal class DeviceInfoAdapter(private val p: DeviceInfoProvider) : NativeDevi
 internal class AdIdAdapter(private val p: AdIdProvider) : NativeAdIdProvider {
     override fun advertisingId(): String? = try {
         p.advertisingId()
+    } catch (e: Exception) {
+        null
+    }
+}
+
+/** The app's install-referrer provider as the core's: a failure means "none". */
+internal class InstallReferrerAdapter(private val p: InstallReferrerProvider) : NativeInstallReferrerProvider {
+    override fun installReferrer(): NativeInstallReferrer? = try {
+        p.installReferrer()?.let(Convert::referrer)
     } catch (e: Exception) {
         null
     }

@@ -222,6 +222,9 @@ data class StoreRecovery(val reason: String, val movedTo: String)
  *   was last shown it in a way that needs no new consent: show the change
  *   (its notice URL), then call [ConsentGate.acknowledgePolicy]. Continued
  *   use never clears it; a change that needs consent sets [needsPrompt] instead.
+ * @property interop the ecosystem view (TC/GPP strings, Consent Mode v2,
+ *   can-request-ads) when the policy has an `interop` block; null otherwise
+ *   and while loading.
  */
 data class ConsentState(
     val isLoading: Boolean,
@@ -236,7 +239,14 @@ data class ConsentState(
     val storeRecovery: StoreRecovery?,
     val version: Long,
     val needsAcknowledgement: PolicyChange? = null,
+    val interop: InteropState? = null,
 ) {
+    /** The Google Consent Mode v2 signals in force; null without an `interop` block (or while loading). */
+    val consentMode: ConsentModeSignals? get() = interop?.consentMode
+
+    /** True when the settings screen must offer the privacy choices again (false without an `interop` block). */
+    val privacyOptionsRequired: Boolean get() = interop?.privacyOptionsRequired == true
+
     /** The status of `purpose`, or null when the policy defines no such purpose (or while loading). */
     fun statusOf(purpose: String): ConsentStatus? = purposes.firstOrNull { it.id == purpose }?.status
 
@@ -319,6 +329,19 @@ data class DeviceInfo(
     val appVersion: String? = null,
     /** Screen size, `WIDTHxHEIGHT` in pixels. */
     val screen: String? = null,
+)
+
+/**
+ * How the user found the app, as the store recorded it ([ConsentGate.installReferrer]).
+ *
+ * @property referrer the referrer string, e.g. `utm_source=partner_app&utm_medium=banner`.
+ * @property clickedAtS when the user clicked the referring link, seconds since the epoch; null when unknown.
+ * @property installBeganAtS when the install began, seconds since the epoch; null when unknown.
+ */
+data class InstallReferrer(
+    val referrer: String,
+    val clickedAtS: Long? = null,
+    val installBeganAtS: Long? = null,
 )
 
 /**
@@ -427,6 +450,8 @@ data class DeletionTicket(
  * @property kind a decision, or an acknowledgement (then [purpose] is empty
  *   and [status] is `UNSET`).
  * @property acknowledgedFrom for an acknowledgement, the revision shown before ([revision] is the one acknowledged).
+ * @property signalHash for a decision read from another CMP's string
+ *   ([ConsentSource.TCF] / [ConsentSource.GPP]): the string's hex sha256.
  */
 data class LedgerEntry(
     val seq: Long,
@@ -445,6 +470,7 @@ data class LedgerEntry(
     val hash: String,
     val kind: LedgerKind = LedgerKind.DECISION,
     val acknowledgedFrom: Long? = null,
+    val signalHash: String? = null,
 )
 
 /**
