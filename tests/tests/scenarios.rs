@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use consentgate::{
     set_logger, AdIdProvider, AgeSignal, AttStatus, ConsentGate, ConsentSource, ConsentState,
@@ -21,6 +22,9 @@ use consentgate::{
 };
 use consentgate::clock::DAY_MS;
 use serde_json::{Map, Value};
+
+/// How long expectations after `advance_clock` may take to hold.
+const SETTLE: Duration = Duration::from_secs(5);
 
 /// Where every runner starts the clock: 2026-01-01T00:00:00Z.
 const START_MS: i64 = 1_767_225_600_000;
@@ -313,12 +317,14 @@ impl Run {
             },
             self.clock.clone(),
         )?;
+        // The one before (closed, or the open would have been Busy) goes.
         self.gate = Some(gate);
         Ok(())
     }
 
+    /// Closes the gate and keeps it: later calls reach a closed gate.
     fn close(&mut self) -> Result<(), GateError> {
-        match self.gate.take() {
+        match &self.gate {
             Some(g) => g.close(),
             None => Err(GateError::Closed),
         }
@@ -337,7 +343,7 @@ impl Run {
             "flush" => &["replies"],
             "request_deletion" => &["reason"],
             "advertising_id" => &["provider_returns"],
-            "close" | "check" | "collect_device_info" | "capture_logs" => &[],
+            "close" | "persist" | "check" | "collect_device_info" | "capture_logs" => &[],
             other => return Err(format!("unknown action `{other}`")),
         };
         let mut allowed = vec!["do", "expect"];
@@ -384,7 +390,21 @@ impl Run {
             (Ok(done), None) => done,
         };
         self.check_done(expect, &done)?;
-        self.check_after(expect)
+        if action != "advance_clock" {
+            return self.check_after(expect);
+        }
+        // What time made due (an expiry) the core applies on its writer
+        // thread after the jump: wait for it, a while.
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            match self.check_after(expect) {
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Runs the step's call. The outer error is a broken scenario or runner,
@@ -576,6 +596,7 @@ impl Run {
                     called: provider.called.load(Ordering::SeqCst),
                 })
             }
+            "persist" => self.gate()?.persist().map(|()| Done::Nothing),
             "capture_logs" => {
                 let c = log_capture();
                 c.lines.lock().expect("log lines").clear();
