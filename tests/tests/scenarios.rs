@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use consentgate::clock::DAY_MS;
 use consentgate::{
     set_logger, AdIdProvider, AgeSignal, AttStatus, ConsentGate, ConsentSource, ConsentState,
     ConsentStatus, DeletionStatus, DeletionTicket, DeviceInfoProvider, DropReason, EventInput,
     FlushReport, GateConfig, GateError, LogLevel, Logger, ManualClock, PlatformSignals,
     PurposeDecision, RecordOutcome, UploadRequest, UploadResult, Uploader,
 };
-use consentgate::clock::DAY_MS;
 use serde_json::{Map, Value};
 
 /// How long expectations after `advance_clock` may take to hold.
@@ -101,7 +101,11 @@ fn shared_scenarios_cover_every_guarantee() {
     );
     let mut covered = BTreeSet::new();
     for (name, doc) in &scenarios {
-        assert_eq!(doc["name"].as_str(), Some(name.as_str()), "{name}: `name` must be the file name");
+        assert_eq!(
+            doc["name"].as_str(),
+            Some(name.as_str()),
+            "{name}: `name` must be the file name"
+        );
         let gs = doc["guarantees"].as_array().expect("guarantees");
         assert!(!gs.is_empty(), "{name}: names no guarantee");
         for g in gs {
@@ -261,7 +265,11 @@ struct Run {
 
 fn run_scenario(name: &str, doc: &Value) -> Result<(), String> {
     let top = doc.as_object().ok_or("the scenario is not an object")?;
-    known_keys(top, &["name", "guarantees", "proves", "policy", "region", "steps"], "scenario")?;
+    known_keys(
+        top,
+        &["name", "guarantees", "proves", "policy", "region", "steps"],
+        "scenario",
+    )?;
     let mut run = Run {
         dir: tempfile::Builder::new()
             .prefix(&format!("scenario-{name}-"))
@@ -270,7 +278,10 @@ fn run_scenario(name: &str, doc: &Value) -> Result<(), String> {
         clock: Arc::new(ManualClock::new(START_MS)),
         gate: None,
         policy: str_field(top, "policy")?.to_string(),
-        region: top.get("region").and_then(Value::as_str).map(str::to_string),
+        region: top
+            .get("region")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         labels: HashMap::new(),
     };
     let steps = top
@@ -278,7 +289,9 @@ fn run_scenario(name: &str, doc: &Value) -> Result<(), String> {
         .and_then(Value::as_array)
         .ok_or("`steps` must be an array")?;
     for (i, step) in steps.iter().enumerate() {
-        let step = step.as_object().ok_or(format!("steps[{i}] is not an object"))?;
+        let step = step
+            .as_object()
+            .ok_or(format!("steps[{i}] is not an object"))?;
         let action = str_field(step, "do").map_err(|e| format!("steps[{i}]: {e}"))?;
         run.step(action, step)
             .map_err(|e| format!("steps[{i}] ({action}): {e}"))?;
@@ -291,7 +304,9 @@ fn run_scenario(name: &str, doc: &Value) -> Result<(), String> {
 
 impl Run {
     fn gate(&self) -> Result<&Arc<ConsentGate>, String> {
-        self.gate.as_ref().ok_or_else(|| "no gate is open".to_string())
+        self.gate
+            .as_ref()
+            .ok_or_else(|| "no gate is open".to_string())
     }
 
     fn open(&mut self, step: &Map<String, Value>) -> Result<(), GateError> {
@@ -304,7 +319,9 @@ impl Run {
             Some(r) => r.as_str().map(str::to_string),
             None => self.region.clone(),
         };
-        let path = scenarios_dir().join("policies").join(format!("{policy}.json"));
+        let path = scenarios_dir()
+            .join("policies")
+            .join(format!("{policy}.json"));
         let policy_json = std::fs::read_to_string(&path).map_err(|e| GateError::Internal {
             message: format!("{}: {e}", path.display()),
         })?;
@@ -378,7 +395,9 @@ impl Run {
         )?;
         let result = self.act(action, step)?;
         let done = match (result, expect.get("error")) {
-            (Ok(_), Some(e)) => return Err(format!("expected the error {e}, but the call succeeded")),
+            (Ok(_), Some(e)) => {
+                return Err(format!("expected the error {e}, but the call succeeded"))
+            }
             (Err(e), None) => return Err(format!("unexpected error: {e}")),
             (Err(e), Some(want)) => {
                 let got = error_kind(&e);
@@ -398,8 +417,7 @@ impl Run {
         let deadline = Instant::now() + SETTLE;
         loop {
             match self.check_after(expect) {
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
+                Err(_) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 other => return other,
@@ -415,7 +433,11 @@ impl Run {
         step: &Map<String, Value>,
     ) -> Result<Result<Done, GateError>, String> {
         let source = || -> Result<ConsentSource, String> {
-            match step.get("source").and_then(Value::as_str).unwrap_or("banner") {
+            match step
+                .get("source")
+                .and_then(Value::as_str)
+                .unwrap_or("banner")
+            {
                 "banner" => Ok(ConsentSource::Banner),
                 "settings" => Ok(ConsentSource::Settings),
                 "api" => Ok(ConsentSource::Api),
@@ -485,7 +507,11 @@ impl Run {
                     .map(|_| Done::Nothing)
             }
             "set_platform_signals" => {
-                let att = match step.get("att").and_then(Value::as_str).unwrap_or("not_applicable") {
+                let att = match step
+                    .get("att")
+                    .and_then(Value::as_str)
+                    .unwrap_or("not_applicable")
+                {
                     "not_applicable" => AttStatus::NotApplicable,
                     "not_determined" => AttStatus::NotDetermined,
                     "restricted" => AttStatus::Restricted,
@@ -557,30 +583,39 @@ impl Run {
                 let result = self.gate()?.flush(uploader.clone());
                 let sent = uploader.sent.lock().expect("sent").clone();
                 if uploader.unscripted.load(Ordering::SeqCst) {
-                    return Err(format!("the gate sent more requests than scripted: {sent:?}"));
+                    return Err(format!(
+                        "the gate sent more requests than scripted: {sent:?}"
+                    ));
                 }
                 let left = uploader.replies.lock().expect("replies").len();
                 if left > 0 {
-                    return Err(format!("{left} scripted replies were never used (sent: {sent:?})"));
+                    return Err(format!(
+                        "{left} scripted replies were never used (sent: {sent:?})"
+                    ));
                 }
                 result.map(|r| Done::Flush(r, sent))
             }
             "request_deletion" => {
-                let reason = step.get("reason").and_then(Value::as_str).map(str::to_string);
+                let reason = step
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 self.gate()?.request_deletion(reason).map(Done::Ticket)
             }
             "collect_device_info" => {
                 let provider = Arc::new(FakeDevice::default());
-                self.gate()?.collect_device_info(provider.clone()).map(|info| {
-                    let v = serde_json::to_value(&info).unwrap_or(Value::Null);
-                    let fields = DEVICE_FIELDS
-                        .iter()
-                        .filter(|f| v.get(**f).is_some_and(|x| !x.is_null()))
-                        .map(|f| f.to_string())
-                        .collect();
-                    let asked = provider.asked.lock().expect("asked").clone();
-                    Done::Device { asked, fields }
-                })
+                self.gate()?
+                    .collect_device_info(provider.clone())
+                    .map(|info| {
+                        let v = serde_json::to_value(&info).unwrap_or(Value::Null);
+                        let fields = DEVICE_FIELDS
+                            .iter()
+                            .filter(|f| v.get(**f).is_some_and(|x| !x.is_null()))
+                            .map(|f| f.to_string())
+                            .collect();
+                        let asked = provider.asked.lock().expect("asked").clone();
+                        Done::Device { asked, fields }
+                    })
             }
             "advertising_id" => {
                 let provider = Arc::new(FakeAdId {
@@ -689,7 +724,9 @@ impl Run {
             }
             if let Some(want) = expect.get("ad_id_provider_called") {
                 if want.as_bool() != Some(*called) {
-                    return Err(format!("ad_id_provider_called: expected {want}, got {called}"));
+                    return Err(format!(
+                        "ad_id_provider_called: expected {want}, got {called}"
+                    ));
                 }
             }
         }
@@ -734,12 +771,18 @@ impl Run {
             }
         }
         if let Some(want) = expect.get("ledger") {
-            let c = self.gate()?.verify_ledger().map_err(|e| format!("verify_ledger: {e}"))?;
+            let c = self
+                .gate()?
+                .verify_ledger()
+                .map_err(|e| format!("verify_ledger: {e}"))?;
             let got = serde_json::json!({"intact": c.intact, "entries": c.entries});
             compare_fields("ledger", want, &got)?;
         }
         if let Some(want) = expect.get("export") {
-            let text = self.gate()?.export_data().map_err(|e| format!("export_data: {e}"))?;
+            let text = self
+                .gate()?
+                .export_data()
+                .map_err(|e| format!("export_data: {e}"))?;
             let doc: Value = serde_json::from_str(&text).map_err(|e| format!("export: {e}"))?;
             for (i, w) in want
                 .as_array()
@@ -756,7 +799,10 @@ impl Run {
             let lines = log_capture().lines.lock().expect("log lines").clone();
             let min = want.get("min_lines").and_then(Value::as_u64).unwrap_or(0);
             if (lines.len() as u64) < min {
-                return Err(format!("logs: expected at least {min} lines, got {}", lines.len()));
+                return Err(format!(
+                    "logs: expected at least {min} lines, got {}",
+                    lines.len()
+                ));
             }
             for s in want
                 .get("omit_text")
@@ -811,10 +857,17 @@ fn event_of(e: &Map<String, Value>) -> Result<(String, Option<String>), String> 
 
 fn reply_of(r: &Value) -> Result<UploadResult, String> {
     let r = r.as_object().ok_or("a reply must be an object")?;
-    known_keys(r, &["status", "retry_after_s", "body", "network_error"], "reply")?;
+    known_keys(
+        r,
+        &["status", "retry_after_s", "body", "network_error"],
+        "reply",
+    )?;
     if let Some(m) = r.get("network_error") {
         return Ok(UploadResult::NetworkError {
-            message: m.as_str().ok_or("`network_error` is a message")?.to_string(),
+            message: m
+                .as_str()
+                .ok_or("`network_error` is a message")?
+                .to_string(),
         });
     }
     Ok(UploadResult::Http {
@@ -911,7 +964,9 @@ fn ticket_json(t: &DeletionTicket) -> Value {
 /// Every field of `want` must be in `got` with the same value; `purposes` and
 /// `sources` compare per purpose named.
 fn compare_fields(what: &str, want: &Value, got: &Value) -> Result<(), String> {
-    let want = want.as_object().ok_or(format!("`{what}` must be an object"))?;
+    let want = want
+        .as_object()
+        .ok_or(format!("`{what}` must be an object"))?;
     let got = got.as_object().ok_or(format!("{what}: not an object"))?;
     for (k, w) in want {
         let g = got
@@ -944,8 +999,21 @@ fn same(a: &Value, b: &Value) -> bool {
 /// One `export` expectation: `{path, equals|length|absent}`,
 /// `{contains_text}` or `{omits_text}`.
 fn check_export(w: &Value, doc: &Value, text: &str) -> Result<(), String> {
-    let w = w.as_object().ok_or("an export expectation must be an object")?;
-    known_keys(w, &["path", "equals", "length", "absent", "contains_text", "omits_text"], "export")?;
+    let w = w
+        .as_object()
+        .ok_or("an export expectation must be an object")?;
+    known_keys(
+        w,
+        &[
+            "path",
+            "equals",
+            "length",
+            "absent",
+            "contains_text",
+            "omits_text",
+        ],
+        "export",
+    )?;
     if let Some(s) = w.get("contains_text").and_then(Value::as_str) {
         if !text.contains(s) {
             return Err(format!("the export does not contain {s:?}"));
