@@ -160,4 +160,7 @@ cg_main() {
     return "$rc"
 }
 
-cg_main "$@"
+# Sourced (bench.sh, examples/swift-demo/run.sh): the functions only.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    cg_main "$@"
+fi
