@@ -303,12 +303,20 @@ pub struct AccessedApi {
 }
 
 /// The required-reason APIs consentgate's own code calls on iOS: the bundled
-/// SQLite stats its files inside the app container (FileTimestamp, C617.1).
+/// SQLite stats its files inside the app container (FileTimestamp, C617.1),
+/// and the Swift `UserDefaultsKeyValueStore` reads and writes the in-app
+/// `IABTCF_*` / `IABGPP_*` keys in the app's own defaults (UserDefaults, CA92.1).
 /// The same list is in `bindings-ios/Sources/ConsentGate/PrivacyInfo.xcprivacy`.
-pub const SDK_ACCESSED_APIS: [AccessedApi; 1] = [AccessedApi {
-    category: "NSPrivacyAccessedAPICategoryFileTimestamp",
-    reasons: &["C617.1"],
-}];
+pub const SDK_ACCESSED_APIS: [AccessedApi; 2] = [
+    AccessedApi {
+        category: "NSPrivacyAccessedAPICategoryFileTimestamp",
+        reasons: &["C617.1"],
+    },
+    AccessedApi {
+        category: "NSPrivacyAccessedAPICategoryUserDefaults",
+        reasons: &["CA92.1"],
+    },
+];
 
 /// Built-in category defaults: (id, Apple data type, Play data type, review note).
 const CATEGORY_DEFAULTS: [(&str, &str, &str, Option<&str>); 6] = [
