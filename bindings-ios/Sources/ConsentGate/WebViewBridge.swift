@@ -30,7 +30,9 @@ public protocol ConsentWebViewHost: AnyObject, Sendable {
 /// Made by `ConsentGate.webViewBridge(host:)`; keep it as long as the web
 /// view, and call `stop()` (or release it) when the web view goes away.
 public final class ConsentWebViewBridge: @unchecked Sendable {
-    // @unchecked: `lastVersion`, `sentOnce` and `task` are guarded by `lock`; the rest is immutable.
+    // @unchecked: `lastVersion`, `sentOnce` and `task` are guarded by `lock`
+    // (held for a whole push, so the host gets the states in the order they
+    // were read); the rest is immutable.
     private let host: any ConsentWebViewHost
     private let nonce: String
     private let currentState: @Sendable () -> ConsentGateFFI.ConsentState?
@@ -91,13 +93,13 @@ public final class ConsentWebViewBridge: @unchecked Sendable {
     /// `installing`, and evaluated in the page, unless the page already has
     /// this version (and `force` is off).
     private func push(installing: Bool, force: Bool = false) {
+        lock.lock()
+        defer { lock.unlock() }
         let state = currentState()
         let version = state?.version
-        lock.lock()
         let fresh = lastVersion != version || !sentOnce
         lastVersion = version
         sentOnce = true
-        lock.unlock()
         guard fresh || force else { return }
         guard let state else {
             // Loading: the shipped script with no state yet, fail-closed
@@ -108,14 +110,14 @@ public final class ConsentWebViewBridge: @unchecked Sendable {
             }
             return
         }
-        do {
-            if installing {
-                host.setDocumentStartScript(try webviewUserScript(nonce: nonce, state: state) + Self.askOnLoad)
-            }
-            host.evaluate(try webviewUpdateScript(nonce: nonce, state: state))
-        } catch {
-            // Only a nonce the core refuses fails, and makeNonce's never is.
-            FileHandle.standardError.write(Data("consentgate: the WebView script could not be built: \(error)\n".utf8))
+        // The core refuses only a malformed nonce, and makeNonce's never is;
+        // were it refused, the page would keep what it has (at worst the
+        // fail-closed start), never a state the core did not build.
+        if installing, let script = try? webviewUserScript(nonce: nonce, state: state) {
+            host.setDocumentStartScript(script + Self.askOnLoad)
+        }
+        if let update = try? webviewUpdateScript(nonce: nonce, state: state) {
+            host.evaluate(update)
         }
     }
 
