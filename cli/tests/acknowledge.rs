@@ -28,12 +28,10 @@ fn ledger(data: &Path) -> Vec<Value> {
         .clone()
 }
 
-#[test]
-fn status_shows_the_change_due_and_consent_acknowledge_records_it() {
-    let root = tempfile::tempdir().expect("temp dir");
-    let data = root.path().join("data");
+/// The user accepts everything under the first revision.
+fn accept_all(data: &Path) {
     ok(
-        &data,
+        data,
         &[
             "--policy",
             POLICY,
@@ -43,6 +41,13 @@ fn status_shows_the_change_due_and_consent_acknowledge_records_it() {
             "accept-all",
         ],
     );
+}
+
+#[test]
+fn status_shows_the_change_due_and_consent_acknowledge_records_it() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data");
+    accept_all(&data);
     let r2 = example_at(root.path(), 2);
     let r2 = r2.to_str().expect("utf-8");
 
@@ -91,17 +96,7 @@ fn status_shows_the_change_due_and_consent_acknowledge_records_it() {
 fn consent_acknowledge_with_nothing_due_changes_nothing_and_says_so() {
     let root = tempfile::tempdir().expect("temp dir");
     let data = root.path().join("data");
-    ok(
-        &data,
-        &[
-            "--policy",
-            POLICY,
-            "--region",
-            "KZ",
-            "consent",
-            "accept-all",
-        ],
-    );
+    accept_all(&data);
     let before = ledger(&data);
     let run = ok(&data, &["consent", "acknowledge"]);
     assert!(run.json()["needs_acknowledgement"].is_null());

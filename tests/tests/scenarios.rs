@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use consentgate::clock::DAY_MS;
+use consentgate::policy::DEVICE_FIELDS;
 use consentgate::{
     set_logger, AdIdProvider, AgeSignal, AttStatus, ConsentGate, ConsentSource, ConsentState,
     ConsentStatus, DeletionStatus, DeletionTicket, DeviceInfoProvider, DropReason, EventInput,
@@ -28,19 +29,6 @@ const SETTLE: Duration = Duration::from_secs(5);
 
 /// Where every runner starts the clock: 2026-01-01T00:00:00Z.
 const START_MS: i64 = 1_767_225_600_000;
-
-/// What every runner's device provider answers: `scenario-<field>`.
-const DEVICE_FIELDS: [&str; 9] = [
-    "os",
-    "os_version",
-    "model",
-    "manufacturer",
-    "locale",
-    "timezone",
-    "carrier",
-    "app_version",
-    "screen",
-];
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
