@@ -235,3 +235,13 @@ final class AdvertisingIDAdapter: ConsentGateFFI.AdIdProvider {
     init(_ p: any AdvertisingIDProvider) { self.p = p }
     func advertisingId() -> String? { p.advertisingID() }
 }
+
+/// What `ConsentGate.nextUpload()` hands an app that drives uploads itself.
+public enum UploadTask: Sendable, Equatable, Hashable {
+    /// Send this request, then report how it ended with `ConsentGate.completeUpload(_:result:)`.
+    case upload(UploadRequest)
+    /// Nothing may be sent for `milliseconds` (a backoff); ask again after.
+    case wait(milliseconds: Int64)
+    /// Nothing left to send.
+    case done
+}

@@ -15,6 +15,9 @@ enum Convert {
             revision: s.revision,
             needsPrompt: s.needsPrompt,
             promptReasons: s.promptReasons.map(promptReason),
+            needsAcknowledgement: s.needsAcknowledgement.map {
+                PolicyChange(fromRevision: $0.fromRevision, toRevision: $0.toRevision, noticeURL: $0.noticeUrl)
+            },
             purposes: s.purposes.map(purpose),
             allowedCategories: s.allowedCategories,
             ageRestricted: s.ageRestricted,
@@ -23,7 +26,8 @@ enum Convert {
                 StoreRecovery(reason: $0.reason, movedTo: $0.movedTo,
                               deletionRequestsUnreadable: $0.deletionRequestsUnreadable)
             },
-            version: s.version)
+            version: s.version,
+            interop: s.interop.map(InteropState.init(ffi:)))
     }
 
     static func purpose(_ p: ConsentGateFFI.PurposeState) -> PurposeState {
@@ -87,7 +91,7 @@ enum Convert {
     static func level(_ l: ConsentGateFFI.LogLevel) -> LogLevel {
         switch l {
         case .error: return .error
-        case .warn: return .warning
+        case .warn: return .warn
         case .info: return .info
         case .debug: return .debug
         case .trace: return .trace
@@ -97,7 +101,7 @@ enum Convert {
     static func level(_ l: LogLevel) -> ConsentGateFFI.LogLevel {
         switch l {
         case .error: return .error
-        case .warning: return .warn
+        case .warn: return .warn
         case .info: return .info
         case .debug: return .debug
         case .trace: return .trace
@@ -139,10 +143,25 @@ enum Convert {
 
     static func entry(_ e: ConsentGateFFI.LedgerEntry) -> LedgerEntry {
         LedgerEntry(
-            seq: e.seq, txn: e.txn, atMs: e.atMs, purpose: e.purpose, status: status(e.status),
-            source: source(e.source), policyID: e.policyId, revision: e.revision, policyHash: e.policyHash,
+            seq: e.seq, txn: e.txn, atMs: e.atMs, kind: kind(e.kind),
+            purpose: e.purpose, status: status(e.status), source: source(e.source), policyID: e.policyId,
+            revision: e.revision, acknowledgedFrom: e.acknowledgedFrom, policyHash: e.policyHash,
             appVersion: e.appVersion, region: e.region, installationID: e.installationId,
             signalHash: e.signalHash, prevHash: e.prevHash, hash: e.hash)
+    }
+
+    static func kind(_ k: ConsentGateFFI.LedgerKind) -> LedgerKind {
+        switch k {
+        case .decision: return .decision
+        case .acknowledgement: return .acknowledgement
+        }
+    }
+
+    static func outcome(_ o: ConsentGateFFI.RecordOutcome) -> RecordOutcome {
+        switch o {
+        case let .recorded(seq): return .recorded(seq: seq)
+        case .dropped(.noConsent): return .droppedNoConsent
+        }
     }
 
     static func check(_ c: ConsentGateFFI.LedgerCheck) -> LedgerCheck {

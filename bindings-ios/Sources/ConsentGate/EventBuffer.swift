@@ -142,6 +142,39 @@ final class CaptureBuffer: @unchecked Sendable {
         }
     }
 
+    /// `append` for many events at once, under one lock: all held, all
+    /// dropped or all appended (the oldest buffered evicted to make room; a
+    /// batch larger than the buffer keeps its newest events).
+    func appendAll(
+        names: [String], properties: [EncodedProperties], sizes: [Int], atMs: Int64, validated: Bool
+    ) -> Appended {
+        lock.withLock {
+            switch phase {
+            case .closed: return .closed
+            case .failed: return .dropped
+            case .loading:
+                for i in names.indices {
+                    holdLocked(Held(name: names[i], properties: properties[i], atMs: atMs,
+                                    bytes: names[i].utf8.count + properties[i].utf8Bytes))
+                }
+                return .held
+            case .open:
+                if !validated { return .retry }
+            }
+            guard usageAllowed else {
+                dropped += Int64(names.count)
+                return .dropped
+            }
+            let evictedBefore = evicted
+            for i in names.indices {
+                makeRoomLocked(sizes[i])
+                events.append(Pending(name: names[i], json: properties[i].json, atMs: atMs, version: version, size: sizes[i]))
+                bytes += sizes[i]
+            }
+            return nextLocked(evictedNow: evicted != evictedBefore)
+        }
+    }
+
     private func holdLocked(_ e: Held) {
         while held.count - heldHead > 0,
               held.count - heldHead >= ConsentGate.maxHeldWhileLoading
@@ -361,7 +394,7 @@ final class Crossing: @unchecked Sendable {
             // to it reports that. The counts wait for the next crossing.
             buffer.restoreCounts(dropped: batch.dropped, evicted: batch.evicted)
             ConsentGateLogging.log(
-                .warning, "consentgate: \(batch.events.count) captured events could not be handed to the core: \(type(of: error))")
+                .warn, "consentgate: \(batch.events.count) captured events could not be handed to the core: \(type(of: error))")
             return
         }
         if batch.evicted > 0 {
@@ -372,7 +405,7 @@ final class Crossing: @unchecked Sendable {
             // Only what the check on the caller's thread cannot see gets here.
             invalidCount.add(Int(report.invalid))
             ConsentGateLogging.log(
-                .warning,
+                .warn,
                 "consentgate: \(report.invalid) invalid recorded event(s) skipped by the core; first: \(report.firstInvalid ?? "?")")
         }
     }

@@ -131,6 +131,10 @@ public struct ConsentState: Sendable, Equatable, Hashable, Codable {
     public var needsPrompt: Bool
     /// The distinct reasons, in a stable order.
     public var promptReasons: [PromptReason]
+    /// Set when the policy changed in a way that needs no new consent but
+    /// must be shown to the user: show the notice, then call
+    /// `ConsentGate.acknowledgePolicy(source:)`. Nil otherwise (and while loading).
+    public var needsAcknowledgement: PolicyChange?
     /// Every purpose of the policy, in policy order.
     public var purposes: [PurposeState]
     /// Ids of the categories allowed now, in policy order.
@@ -143,24 +147,30 @@ public struct ConsentState: Sendable, Equatable, Hashable, Codable {
     public var storeRecovery: StoreRecovery?
     /// Increases with every committed change in this process (-1 while loading).
     public var version: Int64
+    /// The IAB / Consent Mode view, when the policy has an `interop` block
+    /// (nil otherwise and while loading).
+    public var interop: InteropState?
 
     /// A state with these fields (the SDK builds them; tests and previews may too).
     public init(
         isLoading: Bool, policyID: String, revision: Int64, needsPrompt: Bool,
-        promptReasons: [PromptReason], purposes: [PurposeState], allowedCategories: [String],
-        ageRestricted: Bool, gpc: Bool, storeRecovery: StoreRecovery?, version: Int64
+        promptReasons: [PromptReason], needsAcknowledgement: PolicyChange? = nil, purposes: [PurposeState],
+        allowedCategories: [String], ageRestricted: Bool, gpc: Bool, storeRecovery: StoreRecovery?,
+        version: Int64, interop: InteropState? = nil
     ) {
         self.isLoading = isLoading
         self.policyID = policyID
         self.revision = revision
         self.needsPrompt = needsPrompt
         self.promptReasons = promptReasons
+        self.needsAcknowledgement = needsAcknowledgement
         self.purposes = purposes
         self.allowedCategories = allowedCategories
         self.ageRestricted = ageRestricted
         self.gpc = gpc
         self.storeRecovery = storeRecovery
         self.version = version
+        self.interop = interop
     }
 
     /// The state before the core has loaded: nothing allowed, no prompt yet.
@@ -178,6 +188,39 @@ public struct ConsentState: Sendable, Equatable, Hashable, Codable {
     public func allows(_ category: String) -> Bool {
         allowedCategories.contains(category)
     }
+
+    /// The Google Consent Mode v2 signals, when the policy maps them (`interop.consent_mode`).
+    public var consentMode: ConsentModeSignals? { interop?.consentMode }
+
+    /// True when the app must offer a way to change the choices later (a
+    /// privacy options entry point), as Google UMP's `privacyOptionsRequirementStatus`.
+    public var privacyOptionsRequired: Bool { interop?.privacyOptionsRequired ?? false }
+}
+
+/// A policy revision the user must be shown, with no new consent needed
+/// (`ConsentState.needsAcknowledgement`).
+public struct PolicyChange: Sendable, Equatable, Hashable, Codable {
+    /// The revision the user last saw.
+    public var fromRevision: Int64
+    /// The revision in force.
+    public var toRevision: Int64
+    /// Where the notice of the change is (the policy's `notice_url`).
+    public var noticeURL: String
+
+    /// A change with these fields.
+    public init(fromRevision: Int64, toRevision: Int64, noticeURL: String) {
+        self.fromRevision = fromRevision
+        self.toRevision = toRevision
+        self.noticeURL = noticeURL
+    }
+}
+
+/// What a ledger entry records.
+public enum LedgerKind: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    /// A consent decision for `purpose`.
+    case decision
+    /// The user was shown a policy change that needed no new consent.
+    case acknowledgement
 }
 
 /// Device fields the core allowed and the provider knew; nil when not allowed or not known.
@@ -340,6 +383,8 @@ public struct LedgerEntry: Sendable, Equatable, Hashable, Codable {
     public var txn: Int64
     /// When, ms since the epoch.
     public var atMs: Int64
+    /// A decision or an acknowledgement.
+    public var kind: LedgerKind
     /// The purpose decided.
     public var purpose: String
     /// The decision.
@@ -350,6 +395,8 @@ public struct LedgerEntry: Sendable, Equatable, Hashable, Codable {
     public var policyID: String
     /// Its revision.
     public var revision: Int64
+    /// For an acknowledgement: the revision the user saw before.
+    public var acknowledgedFrom: Int64?
     /// Its canonical hash.
     public var policyHash: String
     /// The app's version.
@@ -367,18 +414,21 @@ public struct LedgerEntry: Sendable, Equatable, Hashable, Codable {
 
     /// An entry with these fields.
     public init(
-        seq: Int64, txn: Int64, atMs: Int64, purpose: String, status: ConsentStatus, source: ConsentSource,
-        policyID: String, revision: Int64, policyHash: String, appVersion: String, region: String?,
+        seq: Int64, txn: Int64, atMs: Int64, kind: LedgerKind = .decision, purpose: String,
+        status: ConsentStatus, source: ConsentSource, policyID: String, revision: Int64,
+        acknowledgedFrom: Int64? = nil, policyHash: String, appVersion: String, region: String?,
         installationID: String, signalHash: String?, prevHash: String, hash: String
     ) {
         self.seq = seq
         self.txn = txn
         self.atMs = atMs
+        self.kind = kind
         self.purpose = purpose
         self.status = status
         self.source = source
         self.policyID = policyID
         self.revision = revision
+        self.acknowledgedFrom = acknowledgedFrom
         self.policyHash = policyHash
         self.appVersion = appVersion
         self.region = region
@@ -434,4 +484,13 @@ public enum RecordResult: Sendable, Equatable, Hashable, Codable {
         case .notAllowed, .invalid, .closed: return false
         }
     }
+}
+
+/// The core's own verdict on an event recorded synchronously
+/// (`ConsentGate.recordEventNow(_:properties:)`).
+public enum RecordOutcome: Sendable, Equatable, Hashable, Codable {
+    /// Stored in the queue under sequence number `seq`.
+    case recorded(seq: Int64)
+    /// Not stored, nothing written: `usage_events` is not allowed.
+    case droppedNoConsent
 }
