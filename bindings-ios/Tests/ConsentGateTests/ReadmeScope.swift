@@ -7,7 +7,7 @@ import Foundation
 import ConsentGate
 
 /// The names README snippets use without declaring them.
-protocol ReadmeScope {
+protocol ReadmeScope: Sendable {
     /// The policy document bundled with the app.
     var policyURL: URL { get }
     /// A gate opened earlier (snippets after the quick start use it).
