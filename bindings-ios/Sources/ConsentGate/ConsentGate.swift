@@ -660,7 +660,6 @@ public final class ConsentGate: @unchecked Sendable {
             mirror.refreshDeletions()
             opening.succeed(Core(ffi: ffi, crossing: crossing))
             if mirror.capture.count > 0 { crossing.soon() }
-            if mirror.isClosed { close() }
         } catch {
             if let opened { try? opened.close() }
             let e = Convert.error(error)
