@@ -5,6 +5,8 @@
 #   bindings-ios/swift-test.sh                        # everything
 #   bindings-ios/swift-test.sh GeneratedBindingTests  # only these (swift test --filter)
 #   CONSENTGATE_SWIFT_LINK=dynamic bindings-ios/swift-test.sh   # link the cdylib instead
+#   bindings-ios/swift-test.sh --bench                # the Swift figures (Benchmarks/, -c release),
+#                                                     # written to target/consentgate-swift-bench.json
 #
 # Steps: build the core (debug: library mode reads the metadata stripping
 # would remove), the workspace's uniffi-bindgen and the reference collector;
@@ -203,8 +205,27 @@ cg_stop_leftover_collectors() {
     done
 }
 
+# The Swift figures: the Benchmarks package (the API one level up) built with
+# `-c release` against the staged core, run once, its JSON written where the
+# Rust report (`cargo run --release -p consentgate-bench -- --json`) reads it.
+cg_bench() {
+    local out="$CG_TARGET_DIR/consentgate-swift-bench.json"
+    cg_log "swift build -c release (Benchmarks)"
+    (cd "$CG_IOS_DIR/Benchmarks" && swift build -q -c release)
+    cg_log "Swift bench -> $out"
+    "$CG_IOS_DIR/Benchmarks/.build/release/ConsentGateBench" "$CG_ROOT/examples/policies/example-kz.json" "$out"
+}
+
 cg_main() {
     local start=$SECONDS rc=0
+    if [[ ${1:-} == --bench ]]; then
+        CG_SUMMARY="swift bench"
+        trap - EXIT
+        cg_build_native
+        cg_generate
+        cg_bench
+        return
+    fi
     CG_SUMMARY=""
     trap 'if [[ -z $CG_SUMMARY ]]; then echo "the build failed before the tests ran"; CG_SUMMARY="swift: 0 passed, 1 failed"; fi; echo "$CG_SUMMARY"' EXIT
     command -v swift >/dev/null || { cg_log "swift is not on PATH"; return 1; }
