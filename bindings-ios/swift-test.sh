@@ -210,6 +210,13 @@ cg_stop_leftover_collectors() {
 # Rust report (`cargo run --release -p consentgate-bench -- --json`) reads it.
 cg_bench() {
     local out="$CG_TARGET_DIR/consentgate-swift-bench.json"
+    # The release core, as an app ships it: the background crossing and the
+    # store compete with the caller for this machine's two cores. The next
+    # test run stages the debug core again (and relinks).
+    cg_log "cargo build --release -p consentgate"
+    (cd "$CG_ROOT" && cargo build -q --release -p consentgate)
+    cg_install_if_changed "$CG_TARGET_DIR/release/libconsentgate.a" "$CG_GENERATED/lib/libconsentgate.a"
+    rm -f "$CG_GENERATED/lib/libconsentgate.so" "$CG_IOS_DIR/Benchmarks/.build/release/ConsentGateBench"
     cg_log "swift build -c release (Benchmarks)"
     (cd "$CG_IOS_DIR/Benchmarks" && swift build -q -c release)
     cg_log "Swift bench -> $out"

@@ -337,7 +337,9 @@ public final class ConsentGate: @unchecked Sendable {
         case .dropped: return .notAllowed
         case .held: return .held
         case .closed: return .closed
-        case .queued, .queuedArmTimer, .queuedCrossSoon:
+        case .queued: return .queued
+        case .queuedArmTimer, .queuedCrossSoon:
+            // Once per window or per 256 events: only then is the core looked up.
             opening.core?.crossing.dispatch(appended)
             return .queued
         }

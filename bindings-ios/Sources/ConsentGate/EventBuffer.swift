@@ -284,7 +284,9 @@ final class CaptureBuffer: @unchecked Sendable {
     /// when there is nothing to hand over (or while loading: held events
     /// wait for their judgement).
     func take(close: Bool) -> Batch? {
-        lock.withLock {
+        // The swap is under the lock; building the core's records is not,
+        // so recording threads never wait for it.
+        let taken: (events: ArraySlice<Pending>, dropped: Int64, evicted: Int64)? = lock.withLock {
             timerArmed = false
             kickQueued = false
             if close {
@@ -298,19 +300,22 @@ final class CaptureBuffer: @unchecked Sendable {
             }
             let n = events.count - head
             if n == 0, dropped == 0, evicted == 0 { return nil }
-            let batch = Batch(
-                events: events[head...].map {
-                    ConsentGateFFI.CapturedEvent(
-                        name: $0.name, propertiesJson: $0.json, capturedAtMs: $0.atMs, consentVersion: $0.version)
-                },
-                dropped: dropped, evicted: evicted)
-            events.removeAll(keepingCapacity: true)
+            let out = (events[head...], dropped, evicted)
+            events = []
+            events.reserveCapacity(min(n, crossAt * 2))
             head = 0
             bytes = 0
             dropped = 0
             evicted = 0
-            return batch
+            return out
         }
+        guard let taken else { return nil }
+        return Batch(
+            events: taken.events.map {
+                ConsentGateFFI.CapturedEvent(
+                    name: $0.name, propertiesJson: $0.json, capturedAtMs: $0.atMs, consentVersion: $0.version)
+            },
+            dropped: taken.dropped, evicted: taken.evicted)
     }
 
     /// A crossing failed: its counts wait for the next one (nothing is dropped silently).
