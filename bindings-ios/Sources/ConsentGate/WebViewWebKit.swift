@@ -9,12 +9,11 @@
 import Foundation
 import WebKit
 
-/// `ConsentWebViewHost` for a `WKWebView`. Not yet wired to
-/// `ConsentGate` (the gate's `attach(to:)` needs its API):
+/// `ConsentWebViewHost` for a `WKWebView`; `ConsentGate.attach(to:)` makes one:
 ///
 /// ```swift
 /// let webView = WKWebView(frame: .zero)
-/// let host = WebKitConsentHost(webView: webView)   // then a ConsentWebViewBridge on it
+/// let bridge = gate.attach(to: webView)   // keep it as long as the web view
 /// webView.load(URLRequest(url: url))
 /// ```
 @MainActor
@@ -82,6 +81,21 @@ public final class WebKitConsentHost: ConsentWebViewHost {
             installed = script
         }
         others.forEach(controller.addUserScript)
+    }
+}
+
+extension ConsentGate {
+    /// Keeps `webView`'s `window.consentgate` (and, with an `interop` block,
+    /// `__tcfapi` / `__gpp`) in step with the gate: the core's script at
+    /// document start, every change evaluated in the page, and the page's
+    /// "state" messages answered. Call it before the first page loads; keep
+    /// the bridge as long as the web view and `stop()` it when it goes.
+    @MainActor
+    public func attach(to webView: WKWebView) -> ConsentWebViewBridge {
+        let host = WebKitConsentHost(webView: webView)
+        let bridge = webViewBridge(host: host)
+        host.listen(for: bridge)
+        return bridge
     }
 }
 
