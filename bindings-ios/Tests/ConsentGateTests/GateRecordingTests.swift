@@ -1,7 +1,8 @@
 // Recording events through the public Swift API: recordEvent with dictionary
 // and Encodable properties, recordEvents all-or-nothing, recordEventNow with
 // the core's sequence numbers, and what the queue and the access copy
-// (exportData) then hold.
+// (exportData) then hold; and what is kept of the decisions: the ledger and
+// its check, the access copy, a reopen (G4), ConsentState as Codable.
 import Foundation
 import XCTest
 
@@ -137,5 +138,89 @@ final class GateRecordingTests: XCTestCase {
         for _ in 0..<5 { XCTAssertEqual(gate.recordEvent("screen_view"), .notAllowed) }
         let queue = try await exportedQueue(gate)
         XCTAssertTrue(queue.isEmpty, "the queue still holds \(queue.count) record(s)")
+    }
+}
+
+/// What the gate keeps of the user's decisions: the ledger and its check,
+/// the access copy, decisions surviving a reopen (G4), and ConsentState as Codable.
+final class GateDecisionRecordTests: XCTestCase {
+    func testLedgerRecordsEveryDecisionAndVerifiesIntact() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        try await gate.setConsent(["advertising": false], source: .settings)
+        try await gate.setConsent(["analytics": false], source: .settings)
+        let entries = try await gate.ledger()
+        let decisions = entries.filter { $0.kind == .decision && $0.purpose != "service" }
+        XCTAssertEqual(decisions.map(\.purpose), ["analytics", "advertising", "analytics"], "\(entries.map(\.purpose))")
+        XCTAssertEqual(decisions.map(\.status), [.granted, .denied, .denied])
+        XCTAssertEqual(decisions.map(\.source), [.banner, .settings, .settings])
+        XCTAssertEqual(Set(entries.map(\.policyID)), ["aqkol-city-app"])
+        XCTAssertEqual(Set(entries.map(\.appVersion)), ["1.0.0"])
+        XCTAssertEqual(Set(entries.map(\.region)), ["KZ"])
+        for (previous, next) in zip(entries, entries.dropFirst()) {
+            XCTAssertEqual(next.prevHash, previous.hash, "entry \(next.seq) does not chain")
+        }
+        let check = try await gate.verifyLedger()
+        XCTAssertEqual(check, LedgerCheck(intact: true, entries: entries.count, firstBadSeq: nil, problem: nil))
+    }
+
+    func testExportDataHoldsTheDecisionsTheLedgerAndTheInstallationID() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        try await gate.setUserID("account-17")
+        gate.recordEvent("app_open")
+        let json = try await gate.exportData()
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let installation = try await gate.installationID()
+        XCTAssertEqual(doc["installation_id"] as? String, installation)
+        XCTAssertEqual(doc["user_id"] as? String, "account-17")
+        XCTAssertEqual(doc["region"] as? String, "KZ")
+        let ledger = try await gate.ledger()
+        XCTAssertEqual((doc["ledger"] as? [Any])?.count, ledger.count)
+        XCTAssertEqual((doc["queue"] as? [Any])?.count, 1)
+        XCTAssertEqual((doc["policy"] as? [String: Any])?["id"] as? String, "aqkol-city-app")
+    }
+
+    func testG4DecisionsPersistAcrossAReopen() async throws {
+        let dir = try makeDataDirectory(for: self)
+        let policy = try policyJSON()
+        let before: ConsentState
+        let ledgerBefore: [LedgerEntry]
+        do {
+            let gate = try ConsentGate.openBlocking(configuration(dir, policy: policy))
+            try await gate.setConsent(
+                ["analytics": true, "advertising": false, "cross_border_transfer": false], source: .banner)
+            XCTAssertFalse(gate.currentState.needsPrompt)
+            gate.recordEvent("app_open")
+            try await gate.persist()
+            before = gate.currentState
+            ledgerBefore = try await gate.ledger()
+            gate.close()
+        }
+        let gate = try openLoaded(dir, policy: policy, for: self)
+        let after = gate.currentState
+        XCTAssertFalse(after.needsPrompt, "the banner is asked for again after a restart")
+        XCTAssertEqual(after.status(of: "analytics"), .granted)
+        XCTAssertEqual(after.status(of: "advertising"), .denied)
+        XCTAssertEqual(after.purposes, before.purposes)
+        XCTAssertTrue(gate.allows("usage_events"))
+        XCTAssertFalse(gate.allows("advertising_id"))
+        let ledgerAfter = try await gate.ledger()
+        XCTAssertEqual(ledgerAfter, ledgerBefore)
+        let queued = try await gate.queueStats().events
+        XCTAssertEqual(queued, 1, "the persisted event is still queued")
+    }
+
+    func testConsentStateRoundTripsThroughCodable() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        let state = try await gate.setConsent(["analytics": true, "advertising": false], source: .banner)
+        let data = try JSONEncoder().encode(state)
+        let decoded = try JSONDecoder().decode(ConsentState.self, from: data)
+        XCTAssertEqual(decoded, state)
+        XCTAssertTrue(decoded.allows("usage_events"))
+        XCTAssertEqual(decoded.status(of: "advertising"), .denied)
+        let loading = try JSONDecoder().decode(ConsentState.self, from: try JSONEncoder().encode(ConsentState.loading))
+        XCTAssertEqual(loading, .loading)
+        XCTAssertTrue(loading.isLoading)
     }
 }
