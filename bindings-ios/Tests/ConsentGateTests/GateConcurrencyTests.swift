@@ -65,6 +65,60 @@ final class GateConcurrencyTests: XCTestCase {
         XCTAssertEqual((doc?["queue"] as? [Any])?.count, 0, "the access copy still lists queued events")
     }
 
+    func testG3EveryRoundOfGrantRecordWithdrawFromManyTasksEndsEmpty() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        for round in 0..<5 {
+            try await gate.setConsent(["analytics": true], source: .banner)
+            let shared = Shared()
+            let recorders = (0..<4).map { task in
+                Task.detached {
+                    var i = 0
+                    while !shared.isStopped {
+                        let after = shared.isWithdrawn
+                        let result = i % 3 == 0
+                            ? gate.recordEvents([Event("a", properties: ["t": task]), Event("b")])
+                            : gate.recordEvent("screen_view", properties: ["i": i])
+                        shared.count(result.isAccepted, startedAfterWithdrawal: after)
+                        i += 1
+                        if i % 32 == 0 { await Task.yield() }
+                    }
+                }
+            }
+            try await Task.sleep(nanoseconds: 10_000_000)
+            try await gate.setConsent(["analytics": false], source: .settings)
+            shared.markWithdrawn()
+            let stats = try await gate.queueStats()
+            try await Task.sleep(nanoseconds: 5_000_000)
+            shared.stop()
+            for r in recorders { await r.value }
+            XCTAssertEqual(stats.events, 0, "round \(round): \(stats.events) event(s) queued after the withdrawal")
+            XCTAssertEqual(shared.acceptedAfterWithdrawal, 0, "round \(round)")
+            let later = try await gate.queueStats().events
+            XCTAssertEqual(later, 0, "round \(round)")
+        }
+    }
+
+    func testStateAndDeletionStreamsEndWhenTheGateCloses() async throws {
+        let gate = try ConsentGate.openBlocking(configuration(try makeDataDirectory(for: self), policy: try policyJSON()))
+        let states = gate.states
+        let deletions = gate.deletions
+        let consumer = Task { () -> (Int, Int) in
+            var s = 0
+            var d = 0
+            for await _ in states { s += 1 }
+            for await _ in deletions { d += 1 }
+            return (s, d)
+        }
+        try await gate.setConsent(["analytics": true], source: .banner)
+        gate.close()
+        let (s, d) = await consumer.value
+        XCTAssertGreaterThanOrEqual(s, 1)
+        XCTAssertGreaterThanOrEqual(d, 1)
+        var afterClose = 0
+        for await _ in gate.states { afterClose += 1 }
+        XCTAssertEqual(afterClose, 0, "a stream taken after close delivers")
+    }
+
     func testEventsRecordedFromManyTasksAreAllQueuedExactlyOnce() async throws {
         let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
         try await gate.setConsent(["analytics": true], source: .banner)

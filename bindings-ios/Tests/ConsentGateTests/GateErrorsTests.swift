@@ -176,6 +176,49 @@ final class GateErrorsTests: XCTestCase {
         }
     }
 
+    func testAUserIDOutOfBoundsIsRefusedWithItsLengthNotItsValue() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        for (id, length) in [("", 0), (String(repeating: "u", count: 300), 300)] {
+            do {
+                try await gate.setUserID(id)
+                XCTFail("a user id of \(length) bytes was accepted")
+            } catch {
+                XCTAssertEqual(error, .invalidArgument(detail: "user id must be 1 to 256 bytes, got \(length)"))
+                XCTAssertEqual(error.localizedDescription, "invalid argument: user id must be 1 to 256 bytes, got \(length)")
+            }
+        }
+        let json = try await gate.exportData()
+        let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        XCTAssertTrue(doc?["user_id"] is NSNull, "a refused user id was stored")
+    }
+
+    func testAwaitLoadedOnAClosedGateThrowsClosed() async throws {
+        let gate = try await ConsentGate.opened(configuration(try makeDataDirectory(for: self), policy: try policyJSON()))
+        let loaded = try await gate.awaitLoaded()
+        XCTAssertFalse(loaded.isLoading)
+        gate.close()
+        do {
+            _ = try await gate.awaitLoaded()
+            XCTFail("awaitLoaded after close")
+        } catch {
+            XCTAssertEqual(error, .closed)
+        }
+        XCTAssertNil(gate.openError, "a closed gate is not a failed open")
+    }
+
+    func testAcknowledgePolicyWithNothingDueChangesNothing() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        let before = try await gate.setConsent(["analytics": true], source: .banner)
+        XCTAssertNil(before.needsAcknowledgement)
+        let entries = try await gate.ledger().count
+        let after = try await gate.acknowledgePolicy(source: .settings)
+        XCTAssertEqual(after.purposes, before.purposes)
+        XCTAssertNil(after.needsAcknowledgement)
+        let afterCount = try await gate.ledger().count
+        XCTAssertEqual(afterCount, entries, "a no-op acknowledgement wrote to the ledger")
+    }
+
     func testEveryErrorDescriptionIsASentenceNamingItsFacts() {
         let cases: [(ConsentGateError, String)] = [
             (.invalidPolicy(path: "purposes[0].id", detail: "missing", errors: ["a", "b"]), "purposes[0].id"),
