@@ -134,8 +134,10 @@ public enum TrackingAuthorization: String, Sendable, Equatable, Hashable, Codabl
 }
 
 /// What the platform says, independent of the app's consent UI: the core
-/// denies tracking purposes unless ATT is authorized (where ATT applies),
-/// and sale-or-share purposes under a Global Privacy Control signal.
+/// reads no advertising id unless ATT is authorized (where ATT applies) and
+/// limit ad tracking is off (the user's decisions, and so `allows`, stay as
+/// they are), and denies sale-or-share purposes under a Global Privacy
+/// Control signal.
 public struct PlatformSignals: Sendable, Equatable, Hashable, Codable {
     /// ATT status.
     public var trackingAuthorization: TrackingAuthorization
