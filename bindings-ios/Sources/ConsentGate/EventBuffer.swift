@@ -64,7 +64,7 @@ final class CaptureBuffer: @unchecked Sendable {
 
     private struct Pending {
         let name: String
-        let json: String?
+        let json: [UInt8]?
         let atMs: Int64
         let version: Int64
         let size: Int
@@ -136,7 +136,7 @@ final class CaptureBuffer: @unchecked Sendable {
             }
             let evictedBefore = evicted
             makeRoomLocked(size)
-            events.append(Pending(name: name, json: properties.json, atMs: atMs, version: version, size: size))
+            events.append(Pending(name: name, json: properties.bytes, atMs: atMs, version: version, size: size))
             bytes += size
             return nextLocked(evictedNow: evicted != evictedBefore)
         }
@@ -168,7 +168,7 @@ final class CaptureBuffer: @unchecked Sendable {
             let evictedBefore = evicted
             for i in names.indices {
                 makeRoomLocked(sizes[i])
-                events.append(Pending(name: names[i], json: properties[i].json, atMs: atMs, version: version, size: sizes[i]))
+                events.append(Pending(name: names[i], json: properties[i].bytes, atMs: atMs, version: version, size: sizes[i]))
                 bytes += sizes[i]
             }
             return nextLocked(evictedNow: evicted != evictedBefore)
@@ -253,7 +253,7 @@ final class CaptureBuffer: @unchecked Sendable {
             } else {
                 let size = (check?.recordOverheadBytes ?? 0) + e.bytes
                 makeRoomLocked(size)
-                events.append(Pending(name: e.name, json: e.properties.json, atMs: e.atMs, version: version, size: size))
+                events.append(Pending(name: e.name, json: e.properties.bytes, atMs: e.atMs, version: version, size: size))
                 bytes += size
                 kept += 1
             }
@@ -313,7 +313,7 @@ final class CaptureBuffer: @unchecked Sendable {
         return Batch(
             events: taken.events.map {
                 ConsentGateFFI.CapturedEvent(
-                    name: $0.name, propertiesJson: $0.json, capturedAtMs: $0.atMs, consentVersion: $0.version)
+                    name: $0.name, propertiesJson: $0.json.map { String(decoding: $0, as: UTF8.self) }, capturedAtMs: $0.atMs, consentVersion: $0.version)
             },
             dropped: taken.dropped, evicted: taken.evicted)
     }

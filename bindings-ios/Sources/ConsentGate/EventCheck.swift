@@ -11,14 +11,19 @@ internal import ConsentGateFFI
 
 /// Event properties as JSON object text, with the facts `EventCheck` needs to
 /// judge them without parsing: the nesting depth (`{"a":1}` is 1, as the
-/// core counts it) and the UTF-8 length. `json` is nil for no properties.
+/// core counts it) and the UTF-8 length. `bytes` is nil for no properties;
+/// it becomes a `String` (`json`) only when it crosses to the core, on the
+/// crossing's thread, not the recording one.
 struct EncodedProperties: Sendable {
-    let json: String?
+    let bytes: [UInt8]?
     let depth: Int
     let utf8Bytes: Int
 
+    /// The JSON text, nil for no properties.
+    var json: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
     /// No properties: nothing to send, nothing to check.
-    static let none = EncodedProperties(json: nil, depth: 0, utf8Bytes: 0)
+    static let none = EncodedProperties(bytes: nil, depth: 0, utf8Bytes: 0)
 }
 
 /// A value that has no JSON form (a `Date`, NaN, a dictionary with non-string
@@ -40,8 +45,7 @@ enum EventJSON {
         var w = Writer()
         w.out.reserveCapacity(32 + properties.count * 24)
         try w.writeObject(properties, depth: 1)
-        let json = String(decoding: w.out, as: UTF8.self)
-        return EncodedProperties(json: json, depth: w.maxDepth, utf8Bytes: w.out.count)
+        return EncodedProperties(bytes: w.out, depth: w.maxDepth, utf8Bytes: w.out.count)
     }
 
     /// Properties given as an `Encodable` value, through `JSONEncoder`: they
@@ -59,7 +63,7 @@ enum EventJSON {
         }
         if bytes.count == 2 { return .none }  // `{}`
         return EncodedProperties(
-            json: String(decoding: bytes, as: UTF8.self), depth: depthOf(bytes), utf8Bytes: bytes.count)
+            bytes: bytes, depth: depthOf(bytes), utf8Bytes: bytes.count)
     }
 
     /// Deepest nesting of `{`/`[` outside strings: a measure of the encoded
@@ -299,7 +303,7 @@ final class EventCheck: @unchecked Sendable {
     }
 
     private func propertiesProblem(_ p: EncodedProperties) -> String? {
-        guard p.json != nil else { return nil }
+        guard p.bytes != nil else { return nil }
         if p.utf8Bytes > maxPropertiesBytes {
             return "event properties are \(p.utf8Bytes) bytes of JSON; the limit is \(maxPropertiesBytes)"
         }
