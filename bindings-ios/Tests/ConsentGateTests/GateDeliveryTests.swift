@@ -124,6 +124,41 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertEqual(queued, 1, "the event waits for the network")
     }
 
+    func testFlushHonoursRetryAfterThenWaitsItOutAndDelivers() async throws {
+        let collector = try CollectorProcess(directory: try makeDataDirectory(for: self), testCase: self)
+        let gate = try openLoaded(
+            try makeDataDirectory(for: self), policy: try policyJSON(endpointsAt: collector.baseURL), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        for _ in 0..<5 { gate.recordEvent("app_open") }
+        let busy = ScriptedUploader(first: .http(status: 503, retryAfterSeconds: 1, body: nil))
+        let refused = try await gate.flush(using: busy, maxWait: 0)
+        XCTAssertEqual(refused.retries, 1)
+        XCTAssertEqual(refused.eventsDelivered, 0)
+        XCTAssertGreaterThanOrEqual(refused.waitMs ?? 0, 900, "Retry-After: 1 was not honoured: \(refused)")
+        let report = try await gate.flush(using: busy, maxWait: 5)
+        XCTAssertEqual(report.eventsDelivered, 5)
+        XCTAssertGreaterThan(report.waitedMs, 0, "the backoff was not waited out")
+        XCTAssertEqual(busy.sent, 2, "the batch was sent \(busy.sent) times")
+        let server = try await stats(collector)
+        XCTAssertEqual(server["events"] as? Int, 5)
+    }
+
+    func testG5ADeletionRefusedWithA4xxIsMarkedFailedAndNotRetried() async throws {
+        let gate = try openLoaded(
+            try makeDataDirectory(for: self), policy: try policyJSON(endpointsAt: try deadCollectorURL()), for: self)
+        try await gate.acceptAll(source: .banner)
+        let ticket = try await gate.requestDeletion()
+        let forbidden = ScriptedUploader(first: .http(status: 403, retryAfterSeconds: nil, body: nil), always: true)
+        let report = try await gate.flush(using: forbidden, maxWait: 0)
+        XCTAssertGreaterThanOrEqual(report.deletionsFailed, 1)
+        let tickets = try await gate.deletionRequests()
+        XCTAssertEqual(tickets.map(\.requestID), [ticket.requestID])
+        XCTAssertEqual(tickets.first?.status, .failed(httpStatus: 403))
+        let sent = forbidden.sent
+        _ = try await gate.flush(using: forbidden, maxWait: 0)
+        XCTAssertEqual(forbidden.sent, sent, "a refused deletion was sent again")
+    }
+
     func testManualUploadDriveWithNextUploadAndCompleteUpload() async throws {
         let collector = try CollectorProcess(directory: try makeDataDirectory(for: self), testCase: self)
         let gate = try openLoaded(
@@ -191,5 +226,30 @@ final class GateDeliveryTests: XCTestCase {
             let leaks = messages.filter { $0.contains(secret) }
             XCTAssertEqual(leaks, [], "\(secret) was logged")
         }
+    }
+}
+
+/// Answers `first` to the first request (every request when `always`), then
+/// sends through URLSessionUploader; counts the requests.
+private final class ScriptedUploader: Uploader, @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private let first: UploadResult
+    private let always: Bool
+    private let real = URLSessionUploader(timeout: 5)
+
+    init(first: UploadResult, always: Bool = false) {
+        self.first = first
+        self.always = always
+    }
+
+    var sent: Int { lock.withLock { count } }
+
+    func send(_ request: UploadRequest) -> UploadResult {
+        let n = lock.withLock { () -> Int in
+            count += 1
+            return count
+        }
+        return n == 1 || always ? first : real.send(request)
     }
 }

@@ -131,6 +131,31 @@ final class GateRecordingTests: XCTestCase {
         XCTAssertEqual(queued, 0)
     }
 
+    func testBufferedEventsCrossToTheCoreOnTheirOwnAfterTheWindow() async throws {
+        let dir = try makeDataDirectory(for: self)
+        var config = configuration(dir, policy: try policyJSON())
+        config.bufferWindow = 0.05
+        let gate = try ConsentGate.openBlocking(config)
+        addTeardownBlock { gate.close() }
+        try await gate.setConsent(["analytics": true], source: .banner)
+        for _ in 0..<3 { gate.recordEvent("app_open") }
+        let crossed = await eventually { gate.bufferedEvents == 0 }
+        XCTAssertTrue(crossed, "\(gate.bufferedEvents) event(s) still wait on the Swift side")
+        let queued = try await gate.queueStats().events
+        XCTAssertEqual(queued, 3)
+    }
+
+    func testEventsHeldWhileAFailingOpenLoadsAreLetGo() async throws {
+        let gate = ConsentGate.open(configuration(try makeDataDirectory(for: self), policy: "{}"))
+        addTeardownBlock { gate.close() }
+        let result = gate.recordEvent("app_open")
+        XCTAssertTrue(result == .held || result == .notAllowed, "got \(result)")
+        _ = try? await gate.awaitLoaded()
+        XCTAssertNotNil(gate.openError)
+        XCTAssertEqual(gate.bufferedEvents, 0, "a failed open keeps held events in memory")
+        XCTAssertEqual(gate.recordEvent("app_open"), .notAllowed)
+    }
+
     func testG3EventsRecordedAfterAWithdrawalAreDroppedAndCounted() async throws {
         let gate = try await grantedGate()
         XCTAssertEqual(gate.recordEvent("app_open"), .queued)
