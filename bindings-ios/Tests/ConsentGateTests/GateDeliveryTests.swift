@@ -1,7 +1,7 @@
 // Delivery through the public Swift API against the reference collector on
 // loopback HTTP: flush through URLSessionUploader with exact counts on both
 // sides, withdrawal before a flush (G3), a deletion request that survives
-// the collector being down and a restart (G5), backoff reported by
+// the collector being down and a restart (G6), backoff reported by
 // flush(maxWait:), the manual nextUpload/completeUpload drive, and logs
 // that carry no personal data (G9).
 import Foundation
@@ -59,7 +59,7 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertEqual(server["events"] as? Int, 0)
     }
 
-    func testG5DeletionWaitsWhileTheCollectorIsDownAndIsAcknowledgedAfterARestart() async throws {
+    func testG6DeletionWaitsWhileTheCollectorIsDownAndIsAcknowledgedAfterARestart() async throws {
         let url = try deadCollectorURL()
         let dir = try makeDataDirectory(for: self)
         let policy = try policyJSON(endpointsAt: url)
@@ -143,7 +143,7 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertEqual(server["events"] as? Int, 5)
     }
 
-    func testG5ADeletionRefusedWithA4xxIsMarkedFailedAndNotRetried() async throws {
+    func testG6ADeletionRefusedWithA4xxIsMarkedFailedAndNotRetried() async throws {
         let gate = try openLoaded(
             try makeDataDirectory(for: self), policy: try policyJSON(endpointsAt: try deadCollectorURL()), for: self)
         try await gate.acceptAll(source: .banner)
@@ -203,7 +203,7 @@ final class GateDeliveryTests: XCTestCase {
     }
 
     func testG9DebugLogsCarryNoEventNamesPropertiesOrIdentifiers() async throws {
-        let logs = LogCapture(maxLevel: .trace)
+        let logs = LogCapture(maxLevel: .debug)
         addTeardownBlock { ConsentGateLogging.stop() }
         let collector = try CollectorProcess(directory: try makeDataDirectory(for: self), testCase: self)
         let gate = try openLoaded(

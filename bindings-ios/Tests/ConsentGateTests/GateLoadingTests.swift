@@ -98,7 +98,7 @@ final class GateLoadingTests: XCTestCase {
         XCTAssertFalse(logs.messages.contains { $0.contains("bad name!") }, "the refused name was logged")
     }
 
-    func testHoldingWhileLoadingIsBoundedAndEvictsTheOldest() async throws {
+    func testG8HoldingWhileLoadingIsBoundedAndEvictsTheOldest() async throws {
         let (gate, clock) = try openLoading(try await storedDirectory(grantingAnalytics: true))
         try await Task.sleep(nanoseconds: 20_000_000)
         for i in 0..<(ConsentGate.maxHeldWhileLoading + 5) {
@@ -113,6 +113,20 @@ final class GateLoadingTests: XCTestCase {
         let queue = doc?["queue"] as? [[String: Any]] ?? []
         XCTAssertEqual(queue.count, ConsentGate.maxHeldWhileLoading)
         XCTAssertEqual((queue.first?["props"] as? [String: Any])?["i"] as? Int, 5, "the oldest were not the ones evicted")
+    }
+
+    func testG8HoldingWhileLoadingIsBoundedInBytesToo() async throws {
+        let (gate, clock) = try openLoading(try await storedDirectory(grantingAnalytics: true))
+        try await Task.sleep(nanoseconds: 20_000_000)
+        let blob = String(repeating: "x", count: 15_000)
+        for i in 0..<20 { XCTAssertEqual(gate.recordEvent("blob", properties: ["i": i, "b": blob]), .held) }
+        XCTAssertLessThanOrEqual(gate.bufferedEvents * 15_000, ConsentGate.maxHeldBytesWhileLoading)
+        XCTAssertGreaterThan(gate.evictedEvents, 0, "300 KB held past the 256 KiB bound")
+        XCTAssertEqual(gate.bufferedEvents + gate.evictedEvents, 20)
+        clock.release()
+        try await gate.awaitLoaded()
+        let queued = try await gate.queueStats().events
+        XCTAssertEqual(queued, 20 - gate.evictedEvents)
     }
 
     func testCallsMadeWhileLoadingWaitForTheOpenAndThenRun() async throws {

@@ -169,7 +169,7 @@ final class GateRecordingTests: XCTestCase {
 /// What the gate keeps of the user's decisions: the ledger and its check,
 /// the access copy, decisions surviving a reopen (G4), and ConsentState as Codable.
 final class GateDecisionRecordTests: XCTestCase {
-    func testLedgerRecordsEveryDecisionAndVerifiesIntact() async throws {
+    func testG5LedgerRecordsEveryDecisionAndVerifiesIntact() async throws {
         let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
         try await gate.setConsent(["analytics": true], source: .banner)
         try await gate.setConsent(["advertising": false], source: .settings)
