@@ -184,7 +184,8 @@ public final class ConsentGate: @unchecked Sendable {
     /// latest never is). Ends when the gate is closed.
     public var states: AsyncStream<ConsentState> { mirror.stateStream() }
 
-    /// The deletion requests made on this device, oldest first (empty while loading).
+    /// The deletion requests made on this device, oldest first (empty while
+    /// loading); current when `requestDeletion`, `flush` and `completeUpload` return.
     public var currentDeletions: [DeletionTicket] { mirror.currentDeletions }
 
     /// The deletion requests now, then after every change of one (created,
@@ -497,6 +498,8 @@ public final class ConsentGate: @unchecked Sendable {
                 waitMs: next.waitMs,
                 waitedMs: total.waitedMs + wait)
         }
+        // The deletion listener refreshes off-thread; `currentDeletions` is current once this returns.
+        mirror.refreshDeletions()
         return total
     }
 
@@ -522,6 +525,7 @@ public final class ConsentGate: @unchecked Sendable {
     public func completeUpload(_ requestID: String, result: UploadResult) async throws(ConsentGateError) {
         let r = result.ffi
         try await io(crossFirst: false) { try $0.completeUpload(requestId: requestID, result: r) }
+        mirror.refreshDeletions()  // as in flush: a deletion acknowledged here shows in `currentDeletions` at return
     }
 
     /// The user asks to be forgotten: every consent purpose is revoked and

@@ -94,7 +94,9 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertEqual(gate.currentDeletions.first?.status, .pending)
         let report = try await gate.flush(using: URLSessionUploader(), maxWait: 30)
         XCTAssertGreaterThanOrEqual(report.deletionsAcknowledged, 1)
+        let seenAtReturn = gate.currentDeletions.first?.status
         let tickets = try await gate.deletionRequests()
+        XCTAssertEqual(seenAtReturn, tickets.first?.status, "currentDeletions lags behind the flush that acknowledged")
         guard case let .acknowledged(receiptID, status)? = tickets.first?.status else {
             return XCTFail("the ticket is \(String(describing: tickets.first?.status))")
         }
@@ -104,6 +106,29 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertTrue(mirrored, "currentDeletions still says \(String(describing: gate.currentDeletions.first?.status))")
         let server = try await stats(collector)
         XCTAssertEqual(server["deletions"] as? Int, 1)
+    }
+
+    func testG6CurrentDeletionsIsCurrentWhenCompleteUploadReturns() async throws {
+        // The deletion listener refreshes off-thread: repeated, so a lagging mirror shows.
+        let policy = try policyJSON()  // nothing is sent: the test answers every request itself
+        for round in 0..<50 {
+            let gate = try ConsentGate.openBlocking(configuration(try makeDataDirectory(for: self), policy: policy))
+            defer { gate.close() }
+            try await gate.acceptAll(source: .banner)
+            let ticket = try await gate.requestDeletion()
+            XCTAssertEqual(gate.currentDeletions, [ticket], "round \(round): requestDeletion returned before the mirror")
+            var answered = 0
+            while case let .upload(request) = try await gate.nextUpload(), answered < 4 {
+                try await gate.completeUpload(
+                    request.requestID,
+                    result: .http(status: 200, body: #"{"receipt_id":"receipt-\#(round)","status":"completed"}"#))
+                answered += 1
+            }
+            XCTAssertGreaterThan(answered, 0)
+            XCTAssertEqual(
+                gate.currentDeletions.first?.status, .acknowledged(receiptID: "receipt-\(round)", status: "completed"),
+                "round \(round): currentDeletions lags behind completeUpload")
+        }
     }
 
     func testFlushWithMaxWaitZeroReturnsTheBackoffInsteadOfWaiting() async throws {
