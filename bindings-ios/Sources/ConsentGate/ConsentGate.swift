@@ -499,7 +499,8 @@ public final class ConsentGate: @unchecked Sendable {
                 waitedMs: total.waitedMs + wait)
         }
         // The deletion listener refreshes off-thread; `currentDeletions` is current once this returns.
-        mirror.refreshDeletions()
+        let mirror = self.mirror
+        _ = try? await io(crossFirst: false) { _ in mirror.refreshDeletions() }
         return total
     }
 
@@ -524,8 +525,11 @@ public final class ConsentGate: @unchecked Sendable {
     /// Reports how the request `requestID` from `nextUpload()` ended.
     public func completeUpload(_ requestID: String, result: UploadResult) async throws(ConsentGateError) {
         let r = result.ffi
-        try await io(crossFirst: false) { try $0.completeUpload(requestId: requestID, result: r) }
-        mirror.refreshDeletions()  // as in flush: a deletion acknowledged here shows in `currentDeletions` at return
+        let mirror = self.mirror
+        try await io(crossFirst: false) {
+            try $0.completeUpload(requestId: requestID, result: r)
+            mirror.refreshDeletions()  // as in flush: an acknowledgement shows in `currentDeletions` at return
+        }
     }
 
     /// The user asks to be forgotten: every consent purpose is revoked and
