@@ -166,6 +166,22 @@ final class GateErrorsTests: XCTestCase {
         XCTAssertEqual(left, [], "an invalid policy wrote \(left)")
     }
 
+    func testOpenedThrowsTheInvalidPolicyAndAnInvalidRegionIsNamed() async throws {
+        let dir = try makeDataDirectory(for: self)
+        do {
+            _ = try await ConsentGate.opened(configuration(dir, policy: "[1, 2]"))
+            XCTFail("a JSON array opened as a policy")
+        } catch {
+            guard case .invalidPolicy = error else { return XCTFail("got \(error)") }
+        }
+        do {
+            _ = try await ConsentGate.opened(configuration(dir, policy: try policyJSON(), region: "kz"))
+            XCTFail("a lower-case region was accepted")
+        } catch {
+            XCTAssertTrue(error.localizedDescription.contains("ISO 3166-1 alpha-2"), error.localizedDescription)
+        }
+    }
+
     func testFlushRefusesANegativeMaxWait() async throws {
         let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
         do {
