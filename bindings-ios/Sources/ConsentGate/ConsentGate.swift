@@ -184,7 +184,8 @@ public final class ConsentGate: @unchecked Sendable {
     /// latest never is). Ends when the gate is closed.
     public var states: AsyncStream<ConsentState> { mirror.stateStream() }
 
-    /// The deletion requests made on this device, oldest first (empty while loading).
+    /// The deletion requests made on this device, oldest first (empty while
+    /// loading); current when `requestDeletion`, `flush` and `completeUpload` return.
     public var currentDeletions: [DeletionTicket] { mirror.currentDeletions }
 
     /// The deletion requests now, then after every change of one (created,
@@ -499,6 +500,9 @@ public final class ConsentGate: @unchecked Sendable {
                 waitMs: next.waitMs,
                 waitedMs: total.waitedMs + wait)
         }
+        // The deletion listener refreshes off-thread; `currentDeletions` is current once this returns.
+        let mirror = self.mirror
+        _ = try? await io(crossFirst: false) { _ in mirror.refreshDeletions() }
         return total
     }
 
@@ -523,7 +527,11 @@ public final class ConsentGate: @unchecked Sendable {
     /// Reports how the request `requestID` from `nextUpload()` ended.
     public func completeUpload(_ requestID: String, result: UploadResult) async throws(ConsentGateError) {
         let r = result.ffi
-        try await io(crossFirst: false) { try $0.completeUpload(requestId: requestID, result: r) }
+        let mirror = self.mirror
+        try await io(crossFirst: false) {
+            try $0.completeUpload(requestId: requestID, result: r)
+            mirror.refreshDeletions()  // as in flush: an acknowledgement shows in `currentDeletions` at return
+        }
     }
 
     /// The user asks to be forgotten: every consent purpose is revoked and

@@ -119,6 +119,25 @@ final class GateConcurrencyTests: XCTestCase {
         XCTAssertEqual(afterClose, 0, "a stream taken after close delivers")
     }
 
+    func testG3AnExpiredGrantIsWithdrawnOnATimeChangeAndItsEventsPurged() async throws {
+        let clock = ManualClock()
+        let gate = try openLoaded(try makeDataDirectory(for: self), clock: clock, for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        for _ in 0..<5 { gate.recordEvent("app_open") }
+        try await gate.persist()
+        clock.advance(ms: 366 * 24 * 3_600 * 1_000)  // consent_ttl_days is 365
+        ConsentGate.timeChanged()
+        let expired = await eventually { !gate.allows("usage_events") }
+        XCTAssertTrue(expired, "the expired grant still allows usage_events")
+        XCTAssertTrue(gate.currentState.needsPrompt)
+        XCTAssertEqual(gate.recordEvent("app_open"), .notAllowed)
+        let queued = try await gate.queueStats().events
+        XCTAssertEqual(queued, 0, "events of an expired grant are still queued")
+        let entries = try await gate.ledger()
+        XCTAssertEqual(entries.last?.purpose, "analytics")
+        XCTAssertEqual(entries.last?.source, .expiry)
+    }
+
     func testEventsRecordedFromManyTasksAreAllQueuedExactlyOnce() async throws {
         let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
         try await gate.setConsent(["analytics": true], source: .banner)

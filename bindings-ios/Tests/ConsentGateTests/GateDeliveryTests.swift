@@ -1,7 +1,7 @@
 // Delivery through the public Swift API against the reference collector on
 // loopback HTTP: flush through URLSessionUploader with exact counts on both
 // sides, withdrawal before a flush (G3), a deletion request that survives
-// the collector being down and a restart (G5), backoff reported by
+// the collector being down and a restart (G6), backoff reported by
 // flush(maxWait:), the manual nextUpload/completeUpload drive, and logs
 // that carry no personal data (G9).
 import Foundation
@@ -59,7 +59,7 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertEqual(server["events"] as? Int, 0)
     }
 
-    func testG5DeletionWaitsWhileTheCollectorIsDownAndIsAcknowledgedAfterARestart() async throws {
+    func testG6DeletionWaitsWhileTheCollectorIsDownAndIsAcknowledgedAfterARestart() async throws {
         let url = try deadCollectorURL()
         let dir = try makeDataDirectory(for: self)
         let policy = try policyJSON(endpointsAt: url)
@@ -94,7 +94,9 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertEqual(gate.currentDeletions.first?.status, .pending)
         let report = try await gate.flush(using: URLSessionUploader(), maxWait: 30)
         XCTAssertGreaterThanOrEqual(report.deletionsAcknowledged, 1)
+        let seenAtReturn = gate.currentDeletions.first?.status
         let tickets = try await gate.deletionRequests()
+        XCTAssertEqual(seenAtReturn, tickets.first?.status, "currentDeletions lags behind the flush that acknowledged")
         guard case let .acknowledged(receiptID, status)? = tickets.first?.status else {
             return XCTFail("the ticket is \(String(describing: tickets.first?.status))")
         }
@@ -104,6 +106,29 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertTrue(mirrored, "currentDeletions still says \(String(describing: gate.currentDeletions.first?.status))")
         let server = try await stats(collector)
         XCTAssertEqual(server["deletions"] as? Int, 1)
+    }
+
+    func testG6CurrentDeletionsIsCurrentWhenCompleteUploadReturns() async throws {
+        // The deletion listener refreshes off-thread: repeated, so a lagging mirror shows.
+        let policy = try policyJSON()  // nothing is sent: the test answers every request itself
+        for round in 0..<50 {
+            let gate = try ConsentGate.openBlocking(configuration(try makeDataDirectory(for: self), policy: policy))
+            defer { gate.close() }
+            try await gate.acceptAll(source: .banner)
+            let ticket = try await gate.requestDeletion()
+            XCTAssertEqual(gate.currentDeletions, [ticket], "round \(round): requestDeletion returned before the mirror")
+            var answered = 0
+            while case let .upload(request) = try await gate.nextUpload(), answered < 4 {
+                try await gate.completeUpload(
+                    request.requestID,
+                    result: .http(status: 200, body: #"{"receipt_id":"receipt-\#(round)","status":"completed"}"#))
+                answered += 1
+            }
+            XCTAssertGreaterThan(answered, 0)
+            XCTAssertEqual(
+                gate.currentDeletions.first?.status, .acknowledged(receiptID: "receipt-\(round)", status: "completed"),
+                "round \(round): currentDeletions lags behind completeUpload")
+        }
     }
 
     func testFlushWithMaxWaitZeroReturnsTheBackoffInsteadOfWaiting() async throws {
@@ -122,6 +147,41 @@ final class GateDeliveryTests: XCTestCase {
         XCTAssertGreaterThan(backoff.waitMs ?? 0, 0)
         let queued = try await gate.queueStats().events
         XCTAssertEqual(queued, 1, "the event waits for the network")
+    }
+
+    func testFlushHonoursRetryAfterThenWaitsItOutAndDelivers() async throws {
+        let collector = try CollectorProcess(directory: try makeDataDirectory(for: self), testCase: self)
+        let gate = try openLoaded(
+            try makeDataDirectory(for: self), policy: try policyJSON(endpointsAt: collector.baseURL), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        for _ in 0..<5 { gate.recordEvent("app_open") }
+        let busy = ScriptedUploader(first: .http(status: 503, retryAfterSeconds: 1, body: nil))
+        let refused = try await gate.flush(using: busy, maxWait: 0)
+        XCTAssertEqual(refused.retries, 1)
+        XCTAssertEqual(refused.eventsDelivered, 0)
+        XCTAssertGreaterThanOrEqual(refused.waitMs ?? 0, 900, "Retry-After: 1 was not honoured: \(refused)")
+        let report = try await gate.flush(using: busy, maxWait: 5)
+        XCTAssertEqual(report.eventsDelivered, 5)
+        XCTAssertGreaterThan(report.waitedMs, 0, "the backoff was not waited out")
+        XCTAssertEqual(busy.sent, 2, "the batch was sent \(busy.sent) times")
+        let server = try await stats(collector)
+        XCTAssertEqual(server["events"] as? Int, 5)
+    }
+
+    func testG6ADeletionRefusedWithA4xxIsMarkedFailedAndNotRetried() async throws {
+        let gate = try openLoaded(
+            try makeDataDirectory(for: self), policy: try policyJSON(endpointsAt: try deadCollectorURL()), for: self)
+        try await gate.acceptAll(source: .banner)
+        let ticket = try await gate.requestDeletion()
+        let forbidden = ScriptedUploader(first: .http(status: 403, retryAfterSeconds: nil, body: nil), always: true)
+        let report = try await gate.flush(using: forbidden, maxWait: 0)
+        XCTAssertGreaterThanOrEqual(report.deletionsFailed, 1)
+        let tickets = try await gate.deletionRequests()
+        XCTAssertEqual(tickets.map(\.requestID), [ticket.requestID])
+        XCTAssertEqual(tickets.first?.status, .failed(httpStatus: 403))
+        let sent = forbidden.sent
+        _ = try await gate.flush(using: forbidden, maxWait: 0)
+        XCTAssertEqual(forbidden.sent, sent, "a refused deletion was sent again")
     }
 
     func testManualUploadDriveWithNextUploadAndCompleteUpload() async throws {
@@ -168,7 +228,7 @@ final class GateDeliveryTests: XCTestCase {
     }
 
     func testG9DebugLogsCarryNoEventNamesPropertiesOrIdentifiers() async throws {
-        let logs = LogCapture(maxLevel: .trace)
+        let logs = LogCapture(maxLevel: .debug)
         addTeardownBlock { ConsentGateLogging.stop() }
         let collector = try CollectorProcess(directory: try makeDataDirectory(for: self), testCase: self)
         let gate = try openLoaded(
@@ -191,5 +251,30 @@ final class GateDeliveryTests: XCTestCase {
             let leaks = messages.filter { $0.contains(secret) }
             XCTAssertEqual(leaks, [], "\(secret) was logged")
         }
+    }
+}
+
+/// Answers `first` to the first request (every request when `always`), then
+/// sends through URLSessionUploader; counts the requests.
+private final class ScriptedUploader: Uploader, @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private let first: UploadResult
+    private let always: Bool
+    private let real = URLSessionUploader(timeout: 5)
+
+    init(first: UploadResult, always: Bool = false) {
+        self.first = first
+        self.always = always
+    }
+
+    var sent: Int { lock.withLock { count } }
+
+    func send(_ request: UploadRequest) -> UploadResult {
+        let n = lock.withLock { () -> Int in
+            count += 1
+            return count
+        }
+        return n == 1 || always ? first : real.send(request)
     }
 }

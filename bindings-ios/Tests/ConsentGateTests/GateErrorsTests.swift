@@ -166,6 +166,22 @@ final class GateErrorsTests: XCTestCase {
         XCTAssertEqual(left, [], "an invalid policy wrote \(left)")
     }
 
+    func testOpenedThrowsTheInvalidPolicyAndAnInvalidRegionIsNamed() async throws {
+        let dir = try makeDataDirectory(for: self)
+        do {
+            _ = try await ConsentGate.opened(configuration(dir, policy: "[1, 2]"))
+            XCTFail("a JSON array opened as a policy")
+        } catch {
+            guard case .invalidPolicy = error else { return XCTFail("got \(error)") }
+        }
+        do {
+            _ = try await ConsentGate.opened(configuration(dir, policy: try policyJSON(), region: "kz"))
+            XCTFail("a lower-case region was accepted")
+        } catch {
+            XCTAssertTrue(error.localizedDescription.contains("ISO 3166-1 alpha-2"), error.localizedDescription)
+        }
+    }
+
     func testFlushRefusesANegativeMaxWait() async throws {
         let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
         do {
@@ -217,6 +233,73 @@ final class GateErrorsTests: XCTestCase {
         XCTAssertNil(after.needsAcknowledgement)
         let afterCount = try await gate.ledger().count
         XCTAssertEqual(afterCount, entries, "a no-op acknowledgement wrote to the ledger")
+    }
+
+    /// Swift's check on the calling thread and the core's own verdict (recordEventNow) agree.
+    private func assertSameVerdict(
+        _ gate: ConsentGate, _ name: String, _ properties: [String: Any]?, file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        let swift = gate.recordEvent(name, properties: properties)
+        var coreAccepted = true
+        do {
+            _ = try await gate.recordEventNow(name, properties: properties)
+        } catch {
+            guard case .invalidArgument = error else { throw error }
+            coreAccepted = false
+        }
+        XCTAssertEqual(
+            swift.isAccepted, coreAccepted, "\(name.prefix(20))… (\(name.utf8.count) bytes): Swift says \(swift), the core \(coreAccepted)",
+            file: file, line: line)
+    }
+
+    func testTheSwiftSideCheckAgreesWithTheCoreOnNamesAtAndAroundTheLimits() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        let names = [
+            "a", "A", "a.b-c_d9", "a" + String(repeating: "b", count: 63), "a" + String(repeating: "b", count: 64),
+            "_x", "-x", "9x", "x y", "x/y", "экран", "café", "x\u{0}", "x\n",
+        ]
+        for name in names { try await assertSameVerdict(gate, name, nil) }
+        XCTAssertEqual(gate.recordEvent("a" + String(repeating: "b", count: 63)), .queued, "64 bytes is within the limit")
+    }
+
+    func testTheSwiftSideCheckAgreesWithTheCoreOnPropertySizeAndNesting() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        // {"b":"…"} is 8 bytes of JSON around the string.
+        for n in [16_375, 16_376, 16_377] {
+            try await assertSameVerdict(gate, "blob", ["b": String(repeating: "x", count: n)])
+        }
+        XCTAssertEqual(gate.recordEvent("blob", properties: ["b": String(repeating: "x", count: 16_376)]), .queued)
+        try await assertSameVerdict(gate, "blob", ["b": String(repeating: "\u{44F}", count: 8_188)])  // 2 bytes each
+        try await assertSameVerdict(gate, "blob", ["b": String(repeating: "\"", count: 8_189)])  // escaped: 2 bytes each
+        for depth in 1...11 {
+            var nested: [String: Any] = ["leaf": 1]
+            for _ in 1..<depth { nested = ["d": nested] }
+            try await assertSameVerdict(gate, "deep", nested)
+            var arrays: Any = 1
+            for _ in 1..<depth { arrays = [arrays] }
+            try await assertSameVerdict(gate, "deep", ["a": arrays])
+        }
+        let invalid = gate.invalidEvents
+        _ = try await gate.queueStats()
+        XCTAssertEqual(gate.invalidEvents, invalid, "the core refused an event Swift had queued")
+    }
+
+    func testAGateReleasedWithoutCloseFreesItsDirectory() async throws {
+        let dir = try makeDataDirectory(for: self)
+        let policy = try policyJSON()
+        do {
+            let gate = try ConsentGate.openBlocking(configuration(dir, policy: policy))
+            try await gate.setConsent(["analytics": true], source: .banner)
+            _ = gate
+        }
+        let reopened = await eventually {
+            guard let gate = try? ConsentGate.openBlocking(configuration(dir, policy: policy)) else { return false }
+            gate.close()
+            return true
+        }
+        XCTAssertTrue(reopened, "the directory is still held: something keeps the released gate alive")
     }
 
     func testEveryErrorDescriptionIsASentenceNamingItsFacts() {

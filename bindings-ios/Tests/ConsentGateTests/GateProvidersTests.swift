@@ -1,7 +1,8 @@
 // The device facts through the public Swift API: the device-info and
 // advertising-id providers are asked only for what the user allowed (G2),
 // and the platform's signals (App Tracking Transparency, limit ad tracking,
-// Global Privacy Control) close what they must whatever the banner said.
+// Global Privacy Control) close what they must whatever the banner said;
+// the Consent Mode signals handed to an observer follow the decisions.
 import Foundation
 import XCTest
 
@@ -180,4 +181,41 @@ final class GateProvidersTests: XCTestCase {
         XCTAssertFalse(gate.allows("install_referrer"))
         XCTAssertTrue(gate.allows("usage_events"))
     }
+
+    func testConsentModeSignalsFollowDecisionsAndStopWhenCancelled() async throws {
+        let gate = try openLoaded(
+            try makeDataDirectory(for: self), policy: try policyJSON("example-eu.json"), region: "DE", for: self)
+        let heard = SignalLog()
+        let observation = gate.observeConsentMode { heard.append($0) }
+        XCTAssertEqual(heard.all.last?.analyticsStorage, .denied, "the signals now were not delivered at once")
+        XCTAssertEqual(heard.all.last?.adStorage, .denied)
+        XCTAssertFalse(gate.canRequestAds)
+        try await gate.setConsent(["analytics": true], source: .banner)
+        XCTAssertEqual(heard.all.last?.analyticsStorage, .granted)
+        XCTAssertEqual(heard.all.last?.adStorage, .denied)
+        let count = heard.all.count
+        try await gate.setConsent(["cross_border_transfer": true], source: .banner)
+        XCTAssertEqual(heard.all.count, count, "a change that leaves the signals alone was delivered")
+        observation.cancel()
+        try await gate.setConsent(["advertising": true], source: .banner)
+        XCTAssertEqual(heard.all.count, count, "a cancelled observation still hears changes")
+    }
+
+    func testWithoutAConsentModeMappingTheSinkIsNeverCalled() async throws {
+        let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
+        let heard = SignalLog()
+        let observation = gate.observeConsentMode { heard.append($0) }
+        try await gate.acceptAll(source: .banner)
+        XCTAssertEqual(heard.all, [])
+        XCTAssertFalse(gate.canRequestAds, "no interop block: ads are never said to be allowed")
+        observation.cancel()
+    }
+}
+
+/// Consent Mode signals a sink heard, in order.
+private final class SignalLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var signals: [ConsentModeSignals] = []
+    func append(_ s: ConsentModeSignals) { lock.withLock { signals.append(s) } }
+    var all: [ConsentModeSignals] { lock.withLock { signals } }
 }

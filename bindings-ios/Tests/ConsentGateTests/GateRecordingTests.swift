@@ -131,6 +131,31 @@ final class GateRecordingTests: XCTestCase {
         XCTAssertEqual(queued, 0)
     }
 
+    func testBufferedEventsCrossToTheCoreOnTheirOwnAfterTheWindow() async throws {
+        let dir = try makeDataDirectory(for: self)
+        var config = configuration(dir, policy: try policyJSON())
+        config.bufferWindow = 0.05
+        let gate = try ConsentGate.openBlocking(config)
+        addTeardownBlock { gate.close() }
+        try await gate.setConsent(["analytics": true], source: .banner)
+        for _ in 0..<3 { gate.recordEvent("app_open") }
+        let crossed = await eventually { gate.bufferedEvents == 0 }
+        XCTAssertTrue(crossed, "\(gate.bufferedEvents) event(s) still wait on the Swift side")
+        let queued = try await gate.queueStats().events
+        XCTAssertEqual(queued, 3)
+    }
+
+    func testEventsHeldWhileAFailingOpenLoadsAreLetGo() async throws {
+        let gate = ConsentGate.open(configuration(try makeDataDirectory(for: self), policy: "{}"))
+        addTeardownBlock { gate.close() }
+        let result = gate.recordEvent("app_open")
+        XCTAssertTrue(result == .held || result == .notAllowed, "got \(result)")
+        _ = try? await gate.awaitLoaded()
+        XCTAssertNotNil(gate.openError)
+        XCTAssertEqual(gate.bufferedEvents, 0, "a failed open keeps held events in memory")
+        XCTAssertEqual(gate.recordEvent("app_open"), .notAllowed)
+    }
+
     func testG3EventsRecordedAfterAWithdrawalAreDroppedAndCounted() async throws {
         let gate = try await grantedGate()
         XCTAssertEqual(gate.recordEvent("app_open"), .queued)
@@ -144,7 +169,7 @@ final class GateRecordingTests: XCTestCase {
 /// What the gate keeps of the user's decisions: the ledger and its check,
 /// the access copy, decisions surviving a reopen (G4), and ConsentState as Codable.
 final class GateDecisionRecordTests: XCTestCase {
-    func testLedgerRecordsEveryDecisionAndVerifiesIntact() async throws {
+    func testG5LedgerRecordsEveryDecisionAndVerifiesIntact() async throws {
         let gate = try openLoaded(try makeDataDirectory(for: self), for: self)
         try await gate.setConsent(["analytics": true], source: .banner)
         try await gate.setConsent(["advertising": false], source: .settings)
