@@ -30,7 +30,6 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
 import java.lang.ref.WeakReference
-import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 
 /**
@@ -739,9 +738,17 @@ class ConsentGate private constructor(
         override fun invoke(): ConsentGateConfig = config
     }
 
-    /** What the `consentgate-open` thread runs. */
+    /**
+     * What the `consentgate-open` thread runs: first of all it starts the
+     * native set-up on `consentgate-init` (started here rather than by
+     * `open`, so the caller's thread neither loads [NativeInit] nor starts a
+     * second thread), then opens the core.
+     */
     private class OpenTask(private val gate: ConsentGate, private val source: () -> ConsentGateConfig) : Runnable {
-        override fun run() = gate.load(source)
+        override fun run() {
+            NativeInit.start()
+            gate.load(source)
+        }
     }
 
     companion object {
@@ -807,9 +814,9 @@ class ConsentGate private constructor(
             dispatcher: CoroutineDispatcher?,
             load: () -> ConsentGateConfig,
         ): ConsentGate {
-            // First, so the native set-up overlaps the class loading below
-            // and on the open thread.
-            NativeInit.start()
+            // The open thread starts the native set-up as its first
+            // statement, so that set-up overlaps the class loading here and
+            // on the open thread.
             val gate = ConsentGate(bufferWindowMs, clock, dispatcher)
             val thread = Thread(OpenTask(gate, load), "consentgate-open")
             thread.isDaemon = true
@@ -955,9 +962,11 @@ private class Opening {
  */
 internal class StateMirror {
     /** The state published last ([ConsentState.LOADING] until the core has opened). */
+    val current: ConsentState get() = last ?: ConsentState.LOADING
+
+    /** The state published last; null while loading (so that `open` does not load ConsentState). */
     @Volatile
-    var current: ConsentState = ConsentState.LOADING
-        private set
+    private var last: ConsentState? = null
 
     /** The deletion tickets published last (empty while loading). */
     @Volatile
@@ -1021,7 +1030,8 @@ internal class StateMirror {
     /** The highest version published (guarded by this object's monitor). */
     private var published = -1L
 
-    private val warned = AtomicBoolean(false)
+    /** True once an invalid event was logged at WARN (guarded by this object's monitor). */
+    private var warned = false
 
     /**
      * Publishes `state` unless a newer one is already published; callers hold
@@ -1038,7 +1048,7 @@ internal class StateMirror {
         judged?.let { invalid.addAndGet(it.invalid.toLong()) }
         if (closed) return judged
         allowed = set
-        current = state
+        last = state
         flow?.value = state
         return judged
     }
@@ -1058,7 +1068,7 @@ internal class StateMirror {
     /** Counts an event refused on the calling thread and returns the result saying why. */
     fun refuse(reason: String): RecordResult {
         invalid.incrementAndGet()
-        val first = warned.compareAndSet(false, true)
+        val first = synchronized(this) { !warned.also { warned = true } }
         ConsentGateLogging.log(
             if (first) LogLevel.WARN else LogLevel.DEBUG,
             "consentgate: an event was refused as invalid: $reason",
