@@ -30,7 +30,6 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
 import java.lang.ref.WeakReference
-import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 
 /**
@@ -76,13 +75,13 @@ class ConsentGate private constructor(
      * [setAge], [setPlatformSignals] and [requestDeletion] return, and when
      * the core changes consent on its own (a decision expiring).
      */
-    val state: StateFlow<ConsentState> = mirror.flow.asStateFlow()
+    val state: StateFlow<ConsentState> get() = mirror.stateFlow()
 
     /**
      * The deletion requests made on this device, oldest first (empty while
      * loading); updated when one is created, acknowledged or refused.
      */
-    val deletions: StateFlow<List<DeletionTicket>> = mirror.deletions.asStateFlow()
+    val deletions: StateFlow<List<DeletionTicket>> get() = mirror.deletionsFlow()
 
     /**
      * Why the core could not be opened, once that is known; null while
@@ -97,9 +96,11 @@ class ConsentGate private constructor(
      * does not persist them: they start from "not applicable, no limit, no
      * GPC" at every open.
      */
+    val platformSignals: PlatformSignals get() = signalsGiven ?: PlatformSignals()
+
+    /** What [setPlatformSignals] last set; null until then (not built at open: see [StateMirror]). */
     @Volatile
-    var platformSignals: PlatformSignals = PlatformSignals()
-        private set
+    private var signalsGiven: PlatformSignals? = null
 
     /** True once [close] has been called. */
     val isClosed: Boolean get() = mirror.closed
@@ -111,13 +112,13 @@ class ConsentGate private constructor(
      */
     suspend fun awaitLoaded(): ConsentState {
         opening.await()
-        return state.value
+        return mirror.current
     }
 
     /** [awaitLoaded] on the calling thread. */
     fun awaitLoadedBlocking(): ConsentState {
         opening.awaitBlocking()
-        return state.value
+        return mirror.current
     }
 
     /**
@@ -232,7 +233,7 @@ class ConsentGate private constructor(
     /** The result of an append, or null when it must be tried again (the core finished opening meanwhile). */
     private fun resultOf(appended: CaptureBuffer.Appended): RecordResult? = when (appended) {
         CaptureBuffer.Appended.RETRY -> null
-        CaptureBuffer.Appended.DROPPED -> DROPPED
+        CaptureBuffer.Appended.DROPPED -> NoConsent.DROPPED
         CaptureBuffer.Appended.HELD -> RecordResult.Held
         else -> RecordResult.Queued.also { opening.core?.crossing?.dispatch(appended) }
     }
@@ -347,7 +348,7 @@ class ConsentGate private constructor(
 
     /** [setPlatformSignals] on the calling thread. */
     fun setPlatformSignalsBlocking(signals: PlatformSignals): ConsentState =
-        Convert.state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { platformSignals = signals }
+        Convert.state(core(crossFirst = true) { it.setPlatformSignals(Convert.signals(signals)) }).also { signalsGiven = signals }
 
     /**
      * Reports the user's age (`null`: unknown). Below the policy's minimum age
@@ -595,7 +596,7 @@ class ConsentGate private constructor(
      * the mirrored state ([InteropState.canRequestAds]) like [allows]: no
      * JNA call, false while loading.
      */
-    val canRequestAds: Boolean get() = state.value.interop?.canRequestAds == true
+    val canRequestAds: Boolean get() = mirror.current.interop?.canRequestAds == true
 
     /**
      * Pushes the Google Consent Mode v2 signals to `sink`: now (when the gate
@@ -678,6 +679,10 @@ class ConsentGate private constructor(
     private fun load(source: () -> ConsentGateConfig) {
         var ffi: NativeConsentGate? = null
         try {
+            // The buffer for events recorded while loading, built here
+            // rather than on the caller's thread (an event recorded before
+            // this line builds it itself).
+            mirror.capture
             val config = source()
             // While consentgate-init sets up the native library (most of a
             // cold start), load the classes needed once the core is open.
@@ -703,7 +708,7 @@ class ConsentGate private constructor(
             synchronized(mirror) {
                 mirror.capture.applyRules(rules, check)
                 mirror.check = check
-                if (!mirror.closed) mirror.deletions.value = tickets
+                if (!mirror.closed) mirror.setDeletions(tickets)
             }
             // The core calls the listener once now, on this thread: the
             // loaded state is published and the held events are judged
@@ -733,9 +738,17 @@ class ConsentGate private constructor(
         override fun invoke(): ConsentGateConfig = config
     }
 
-    /** What the `consentgate-open` thread runs. */
+    /**
+     * What the `consentgate-open` thread runs: first of all it starts the
+     * native set-up on `consentgate-init` (started here rather than by
+     * `open`, so the caller's thread neither loads [NativeInit] nor starts a
+     * second thread), then opens the core.
+     */
     private class OpenTask(private val gate: ConsentGate, private val source: () -> ConsentGateConfig) : Runnable {
-        override fun run() = gate.load(source)
+        override fun run() {
+            NativeInit.start()
+            gate.load(source)
+        }
     }
 
     companion object {
@@ -801,9 +814,9 @@ class ConsentGate private constructor(
             dispatcher: CoroutineDispatcher?,
             load: () -> ConsentGateConfig,
         ): ConsentGate {
-            // First, so the native set-up overlaps the class loading below
-            // and on the open thread.
-            NativeInit.start()
+            // The open thread starts the native set-up as its first
+            // statement, so that set-up overlaps the class loading here and
+            // on the open thread.
             val gate = ConsentGate(bufferWindowMs, clock, dispatcher)
             val thread = Thread(OpenTask(gate, load), "consentgate-open")
             thread.isDaemon = true
@@ -818,9 +831,6 @@ class ConsentGate private constructor(
          */
         @JvmStatic
         fun timeChanged() = nativeTimeChanged()
-
-        /** What a failed append returns: one instance, no allocation. */
-        private val DROPPED = RecordResult.Dropped(DropReason.NO_CONSENT)
 
         /** The open's failure as the API's exception. */
         private fun openFailure(e: Throwable): GateException = when (val c = Convert.error(e)) {
@@ -941,13 +951,60 @@ private class Opening {
     private fun result(): Core = core ?: throw (error ?: GateException.Internal("the open settled without a result"))
 }
 
-/** The Kotlin side of the core's consent state, shared by the gate and its listeners. */
+/**
+ * The Kotlin side of the core's consent state, shared by the gate and its
+ * listeners. Built by `open` on the caller's thread, so it holds plain
+ * volatile fields at first: the two `StateFlow`s (kotlinx.coroutines' flow
+ * classes) are made when first asked for, and the event buffer by the open
+ * thread or the first event, whichever comes first. A flow made late starts
+ * from the state published last, under the same lock as [publish], so no
+ * state is missed.
+ */
 internal class StateMirror {
-    val flow = MutableStateFlow(ConsentState.LOADING)
-    val deletions = MutableStateFlow<List<DeletionTicket>>(java.util.Collections.emptyList()) // see ConsentState.LOADING
+    /** The state published last ([ConsentState.LOADING] until the core has opened). */
+    val current: ConsentState get() = last ?: ConsentState.LOADING
+
+    /** The state published last; null while loading (so that `open` does not load ConsentState). */
+    @Volatile
+    private var last: ConsentState? = null
+
+    /** The deletion tickets published last (empty while loading). */
+    @Volatile
+    var deletionTickets: List<DeletionTicket> = java.util.Collections.emptyList() // see ConsentState.LOADING
+        private set
+
+    // Guarded by this object's monitor; read-only views cached in the volatile fields.
+    private var flow: MutableStateFlow<ConsentState>? = null
+    private var deletionsSink: MutableStateFlow<List<DeletionTicket>>? = null
+
+    @Volatile
+    private var stateView: StateFlow<ConsentState>? = null
+
+    @Volatile
+    private var deletionsView: StateFlow<List<DeletionTicket>>? = null
+
+    @Volatile
+    private var captureOrNull: CaptureBuffer? = null
 
     /** Events recorded and not yet crossed, with the consent facts they are captured under. */
-    val capture = CaptureBuffer()
+    val capture: CaptureBuffer
+        get() = captureOrNull ?: synchronized(this) { captureOrNull ?: CaptureBuffer().also { captureOrNull = it } }
+
+    /** [ConsentGate.state]: made on first use, starting from [current]. */
+    fun stateFlow(): StateFlow<ConsentState> = stateView ?: synchronized(this) {
+        stateView ?: MutableStateFlow(current).also { flow = it }.asStateFlow().also { stateView = it }
+    }
+
+    /** [ConsentGate.deletions]: made on first use, starting from [deletionTickets]. */
+    fun deletionsFlow(): StateFlow<List<DeletionTicket>> = deletionsView ?: synchronized(this) {
+        deletionsView ?: MutableStateFlow(deletionTickets).also { deletionsSink = it }.asStateFlow().also { deletionsView = it }
+    }
+
+    /** Publishes the deletion tickets; callers hold the monitor of this object. */
+    fun setDeletions(tickets: List<DeletionTicket>) {
+        deletionTickets = tickets
+        deletionsSink?.value = tickets
+    }
 
     /** Events refused as invalid since open (at once, when judged after the open, or by the core). */
     val invalid = AtomicLong()
@@ -973,7 +1030,8 @@ internal class StateMirror {
     /** The highest version published (guarded by this object's monitor). */
     private var published = -1L
 
-    private val warned = AtomicBoolean(false)
+    /** True once an invalid event was logged at WARN (guarded by this object's monitor). */
+    private var warned = false
 
     /**
      * Publishes `state` unless a newer one is already published; callers hold
@@ -990,7 +1048,8 @@ internal class StateMirror {
         judged?.let { invalid.addAndGet(it.invalid.toLong()) }
         if (closed) return judged
         allowed = set
-        flow.value = state
+        last = state
+        flow?.value = state
         return judged
     }
 
@@ -1009,7 +1068,7 @@ internal class StateMirror {
     /** Counts an event refused on the calling thread and returns the result saying why. */
     fun refuse(reason: String): RecordResult {
         invalid.incrementAndGet()
-        val first = warned.compareAndSet(false, true)
+        val first = synchronized(this) { !warned.also { warned = true } }
         ConsentGateLogging.log(
             if (first) LogLevel.WARN else LogLevel.DEBUG,
             "consentgate: an event was refused as invalid: $reason",
@@ -1070,8 +1129,10 @@ private class DeletionBridge(gate: NativeConsentGate, private val mirror: StateM
             synchronized(mirror) {
                 if (mirror.closed) return
                 val all = gate.get()?.let { runCatching { it.deletionRequests() }.getOrNull() }
-                mirror.deletions.value = all?.map(Convert::ticket)
-                    ?: (mirror.deletions.value.filter { it.requestId != ticket.requestId } + Convert.ticket(ticket))
+                mirror.setDeletions(
+                    all?.map(Convert::ticket)
+                        ?: (mirror.deletionTickets.filter { it.requestId != ticket.requestId } + Convert.ticket(ticket)),
+                )
             }
         } catch (e: Exception) {
             // Never throw into the core.
@@ -1089,6 +1150,12 @@ private class Unobserve(private val mirror: StateMirror, private val observer: S
     override fun close() {
         mirror.observers.remove(observer)
     }
+}
+
+/** What a failed append returns: one instance, no allocation, made on the first drop rather than at open. */
+private object NoConsent {
+    @JvmField
+    val DROPPED = RecordResult.Dropped(DropReason.NO_CONSENT)
 }
 
 /** Pushes the Consent Mode signals to a sink when they differ from the last ones pushed. */
