@@ -669,63 +669,77 @@ class ConsentGate private constructor(
         }
     }
 
-    /** Waits (suspending) for the open, then runs `block` on the dispatcher. */
-    private suspend inline fun <T> io(crossinline block: () -> T): T {
+    /**
+     * Waits (suspending) for the open, then runs `block` on the dispatcher.
+     * Not inline: each suspend call is then a tail call without a state
+     * machine of its own, which keeps this class small to load and verify
+     * on the thread that calls [open].
+     */
+    private suspend fun <T> io(block: () -> T): T {
         opening.await()
         return withContext(dispatcher) { block() }
     }
 
     /** Runs on the `consentgate-open` thread: opens the core and publishes its state. */
-    private fun load(source: () -> ConsentGateConfig) {
-        var ffi: NativeConsentGate? = null
-        try {
-            // The buffer for events recorded while loading, built here
-            // rather than on the caller's thread (an event recorded before
-            // this line builds it itself).
-            mirror.capture
-            val config = source()
-            // While consentgate-init sets up the native library (most of a
-            // cold start), load the classes needed once the core is open.
-            preloadOpenClasses()
-            NativeInit.await()
-            val ffiConfig = GateConfig(
-                dataDir = config.dataDir.path,
-                policyJson = config.policyJson,
-                region = config.region,
-                appVersion = config.appVersion,
-            )
-            // The wanted log sink first, so the open's own lines reach it.
-            ConsentGateLogging.nativeReady()
-            val opened = when (val clock = config.clock) {
-                null -> NativeConsentGate.open(ffiConfig)
-                else -> NativeConsentGate.openWithClock(ffiConfig, ClockAdapter(clock))
+    private fun load(source: () -> ConsentGateConfig) = with(Load) { loadCore(source) }
+
+    /**
+     * The body of [load], in a class of its own: it is loaded and verified
+     * on the open thread when it first runs, not with this class on the
+     * thread that calls [open].
+     */
+    private object Load {
+        fun ConsentGate.loadCore(source: () -> ConsentGateConfig) {
+            var ffi: NativeConsentGate? = null
+            try {
+                // The buffer for events recorded while loading, built here
+                // rather than on the caller's thread (an event recorded before
+                // this line builds it itself).
+                mirror.capture
+                val config = source()
+                // While consentgate-init sets up the native library (most of a
+                // cold start), load the classes needed once the core is open.
+                preloadOpenClasses()
+                NativeInit.await()
+                val ffiConfig = GateConfig(
+                    dataDir = config.dataDir.path,
+                    policyJson = config.policyJson,
+                    region = config.region,
+                    appVersion = config.appVersion,
+                )
+                // The wanted log sink first, so the open's own lines reach it.
+                ConsentGateLogging.nativeReady()
+                val opened = when (val clock = config.clock) {
+                    null -> NativeConsentGate.open(ffiConfig)
+                    else -> NativeConsentGate.openWithClock(ffiConfig, ClockAdapter(clock))
+                }
+                ffi = opened
+                val rules = opened.captureRules()
+                val check = EventCheck(rules)
+                val tickets = opened.deletionRequests().map(Convert::ticket)
+                val crossing = Crossing(opened, mirror.capture, mirror.invalid, windowMs)
+                synchronized(mirror) {
+                    mirror.capture.applyRules(rules, check)
+                    mirror.check = check
+                    if (!mirror.closed) mirror.setDeletions(tickets)
+                }
+                // The core calls the listener once now, on this thread: the
+                // loaded state is published and the held events are judged
+                // against it before any call waiting for the open can run.
+                opened.setListener(ListenerBridge(mirror))
+                opened.setDeletionListener(DeletionBridge(opened, mirror))
+                opening.succeed(Core(opened, crossing))
+                if (mirror.capture.size > 0) crossing.soon()
+            } catch (e: Throwable) {
+                ffi?.let { runCatching { it.shutdown() }; it.destroy() }
+                val error = openFailure(e)
+                val held = mirror.capture.failOpen()
+                ConsentGateLogging.log(
+                    LogLevel.ERROR,
+                    "consentgate: the gate could not be opened, it stays fail-closed ($held held event(s) let go): ${error.message}",
+                )
+                opening.fail(error)
             }
-            ffi = opened
-            val rules = opened.captureRules()
-            val check = EventCheck(rules)
-            val tickets = opened.deletionRequests().map(Convert::ticket)
-            val crossing = Crossing(opened, mirror.capture, mirror.invalid, windowMs)
-            synchronized(mirror) {
-                mirror.capture.applyRules(rules, check)
-                mirror.check = check
-                if (!mirror.closed) mirror.setDeletions(tickets)
-            }
-            // The core calls the listener once now, on this thread: the
-            // loaded state is published and the held events are judged
-            // against it before any call waiting for the open can run.
-            opened.setListener(ListenerBridge(mirror))
-            opened.setDeletionListener(DeletionBridge(opened, mirror))
-            opening.succeed(Core(opened, crossing))
-            if (mirror.capture.size > 0) crossing.soon()
-        } catch (e: Throwable) {
-            ffi?.let { runCatching { it.shutdown() }; it.destroy() }
-            val error = openFailure(e)
-            val held = mirror.capture.failOpen()
-            ConsentGateLogging.log(
-                LogLevel.ERROR,
-                "consentgate: the gate could not be opened, it stays fail-closed ($held held event(s) let go): ${error.message}",
-            )
-            opening.fail(error)
         }
     }
 
@@ -891,19 +905,27 @@ internal inline fun awaitUninterruptibly(wait: () -> Unit) {
 private class Core(val ffi: NativeConsentGate, val crossing: Crossing)
 
 /**
- * The outcome of the background open, waited for by blocking calls (a latch)
- * and by suspending ones (continuations resumed when it settles).
+ * The outcome of the background open, waited for by blocking calls (the
+ * object's monitor) and by suspending ones (continuations resumed when it
+ * settles). A plain monitor rather than `java.util.concurrent` latches and
+ * queues: this is built by `open` on the caller's thread, where every class
+ * loaded for the first time is start-up time (SPEC §9).
  */
+@Suppress("PLATFORM_CLASS_MAPPED_TO_KOTLIN")
 private class Opening {
-    private val latch = java.util.concurrent.CountDownLatch(1)
-    private val waiters = java.util.concurrent.ConcurrentLinkedQueue<kotlinx.coroutines.CancellableContinuation<Unit>>()
+    /** Guarded by `this`; null once settled. */
+    private var waiters: ArrayList<kotlinx.coroutines.CancellableContinuation<Unit>>? = ArrayList(0)
 
-    /** Set once, before the latch opens. */
+    /** True once the open succeeded or failed; set under `this`, after [core] or [error]. */
+    @Volatile
+    private var settled = false
+
+    /** Set once, before [settled]. */
     @Volatile
     var core: Core? = null
         private set
 
-    /** Set once, before the latch opens. */
+    /** Set once, before [settled]. */
     @Volatile
     var error: GateException? = null
         private set
@@ -919,23 +941,29 @@ private class Opening {
     }
 
     private fun settle() {
-        latch.countDown()
-        while (true) waiters.poll()?.let { if (it.isActive) it.resumeWith(Result.success(Unit)) } ?: break
+        val waiting = synchronized(this) {
+            settled = true
+            (this as Object).notifyAll()
+            waiters.also { waiters = null }
+        }
+        waiting?.forEach { if (it.isActive) it.resumeWith(Result.success(Unit)) }
     }
 
     /** The core, once open; throws the open's failure. Blocks while loading. */
     fun awaitBlocking(): Core {
-        awaitUninterruptibly { latch.await() }
+        if (!settled) {
+            awaitUninterruptibly { synchronized(this) { while (!settled) (this as Object).wait() } }
+        }
         return result()
     }
 
     /** [awaitBlocking], suspending instead. */
     suspend fun await(): Core {
-        if (latch.count > 0L) {
+        if (!settled) {
             kotlinx.coroutines.suspendCancellableCoroutine { c ->
-                waiters.add(c)
-                // Settled between the check and the add: nobody will resume it.
-                if (latch.count == 0L && waiters.remove(c)) c.resumeWith(Result.success(Unit))
+                // Settled before the add: nobody will resume it, so resume here.
+                val added = synchronized(this) { waiters?.add(c) ?: false }
+                if (!added) c.resumeWith(Result.success(Unit))
             }
         }
         return result()
