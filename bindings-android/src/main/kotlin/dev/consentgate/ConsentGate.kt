@@ -680,8 +680,13 @@ class ConsentGate private constructor(
         return withContext(dispatcher) { block() }
     }
 
-    /** Runs on the `consentgate-open` thread: opens the core and publishes its state. */
-    private fun load(source: () -> ConsentGateConfig) = with(Load) { loadCore(source) }
+    /**
+     * Runs on the `consentgate-open` thread (or the caller's, for
+     * [openBlocking]): opens the core with `given`, or the config `source`
+     * reads, and publishes its state.
+     */
+    private fun load(given: ConsentGateConfig?, source: (() -> ConsentGateConfig)?) =
+        with(Load) { loadCore(given, source) }
 
     /**
      * The body of [load], in a class of its own: it is loaded and verified
@@ -689,14 +694,14 @@ class ConsentGate private constructor(
      * thread that calls [open].
      */
     private object Load {
-        fun ConsentGate.loadCore(source: () -> ConsentGateConfig) {
+        fun ConsentGate.loadCore(given: ConsentGateConfig?, source: (() -> ConsentGateConfig)?) {
             var ffi: NativeConsentGate? = null
             try {
                 // The buffer for events recorded while loading, built here
                 // rather than on the caller's thread (an event recorded before
                 // this line builds it itself).
                 mirror.capture
-                val config = source()
+                val config = given ?: checkNotNull(source) { "an open without a config" }.invoke()
                 // While consentgate-init sets up the native library (most of a
                 // cold start), load the classes needed once the core is open.
                 preloadOpenClasses()
@@ -743,26 +748,15 @@ class ConsentGate private constructor(
         }
     }
 
-    // Named classes, not lambdas, on the path `open` runs on the caller's
-    // thread: a lambda's first call spins a class at run time, which costs
-    // a cold start more than loading a compiled one.
-
-    /** The config an app passes to [open]: known already, nothing to read. */
-    private class Given(private val config: ConsentGateConfig) : () -> ConsentGateConfig {
-        override fun invoke(): ConsentGateConfig = config
-    }
-
     /**
      * What the `consentgate-open` thread runs: first of all it starts the
      * native set-up on `consentgate-init` (started here rather than by
      * `open`, so the caller's thread neither loads [NativeInit] nor starts a
      * second thread), then opens the core.
      */
-    private class OpenTask(private val gate: ConsentGate, private val source: () -> ConsentGateConfig) : Runnable {
-        override fun run() {
-            NativeInit.start()
-            gate.load(source)
-        }
+    internal fun openOnThisThread(given: ConsentGateConfig?, source: (() -> ConsentGateConfig)?) {
+        NativeInit.start()
+        load(given, source)
     }
 
     companion object {
@@ -796,7 +790,7 @@ class ConsentGate private constructor(
          */
         @JvmStatic
         fun open(config: ConsentGateConfig): ConsentGate =
-            openDeferred(config.bufferWindowMs, config.clock, config.dispatcher, Given(config))
+            start(config.bufferWindowMs, config.clock, config.dispatcher, config, null)
 
         /**
          * Opens the gate on the calling thread and returns it loaded: for
@@ -810,7 +804,7 @@ class ConsentGate private constructor(
         fun openBlocking(config: ConsentGateConfig): ConsentGate {
             NativeInit.start()
             val gate = ConsentGate(config.bufferWindowMs, config.clock, config.dispatcher)
-            gate.load { config }
+            gate.load(config, null)
             gate.opening.error?.let { throw it }
             return gate
         }
@@ -827,14 +821,25 @@ class ConsentGate private constructor(
             clock: Clock?,
             dispatcher: CoroutineDispatcher?,
             load: () -> ConsentGateConfig,
+        ): ConsentGate = start(bufferWindowMs, clock, dispatcher, null, load)
+
+        /**
+         * Makes the gate and starts `consentgate-open` on it. The open
+         * thread starts the native set-up as its first statement, so that
+         * set-up overlaps the class loading here and on the open thread.
+         * Every class loaded here for the first time is time the caller
+         * waits (SPEC §9): no lambda (a lambda's first call spins a class at
+         * run time) and no class of its own for the task ([Opening] is it).
+         */
+        private fun start(
+            bufferWindowMs: Long,
+            clock: Clock?,
+            dispatcher: CoroutineDispatcher?,
+            given: ConsentGateConfig?,
+            source: (() -> ConsentGateConfig)?,
         ): ConsentGate {
-            // The open thread starts the native set-up as its first
-            // statement, so that set-up overlaps the class loading here and
-            // on the open thread.
             val gate = ConsentGate(bufferWindowMs, clock, dispatcher)
-            val thread = Thread(OpenTask(gate, load), "consentgate-open")
-            thread.isDaemon = true
-            thread.start()
+            gate.opening.start(gate, given, source)
             return gate
         }
 
@@ -912,7 +917,32 @@ private class Core(val ffi: NativeConsentGate, val crossing: Crossing)
  * loaded for the first time is start-up time (SPEC §9).
  */
 @Suppress("PLATFORM_CLASS_MAPPED_TO_KOTLIN")
-private class Opening {
+private class Opening : Runnable {
+    /** What the open thread opens with; set by [start] before the thread starts, cleared by [run]. */
+    private var gate: ConsentGate? = null
+    private var given: ConsentGateConfig? = null
+    private var source: (() -> ConsentGateConfig)? = null
+
+    /** Starts `consentgate-open`, which opens `gate` with `given` or what `source` reads. */
+    fun start(gate: ConsentGate, given: ConsentGateConfig?, source: (() -> ConsentGateConfig)?) {
+        this.gate = gate
+        this.given = given
+        this.source = source
+        val thread = Thread(this, "consentgate-open")
+        thread.isDaemon = true
+        thread.start()
+    }
+
+    /** The open thread (Thread.start orders the fields' writes before it). */
+    override fun run() {
+        val gate = gate ?: return
+        val given = given
+        val source = source
+        this.gate = null
+        this.given = null
+        this.source = null
+        gate.openOnThisThread(given, source)
+    }
     /** Guarded by `this`; null once settled. */
     private var waiters: ArrayList<kotlinx.coroutines.CancellableContinuation<Unit>>? = ArrayList(0)
 
@@ -1119,11 +1149,14 @@ internal class StateMirror {
             )
         }
     }
-
-    private companion object {
-        const val USAGE_EVENTS = "usage_events"
-    }
 }
+
+/**
+ * The category whose grant keeps events recorded while loading. A top-level
+ * constant, not a companion's: a companion object is one more class for
+ * `open` to load on the caller's thread.
+ */
+private const val USAGE_EVENTS = "usage_events"
 
 /**
  * Receives the core's consent changes. The core hands over its latest
