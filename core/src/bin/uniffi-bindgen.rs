@@ -17,7 +17,10 @@ fn main() {
     uniffi::uniffi_bindgen_main();
     if let Some(dir) = kotlin_out_dir(std::env::args().skip(1)) {
         if let Err(e) = prune_dir(&dir) {
-            eprintln!("uniffi-bindgen: pruning unused FFI declarations in {}: {e}", dir.display());
+            eprintln!(
+                "uniffi-bindgen: pruning unused FFI declarations in {}: {e}",
+                dir.display()
+            );
             std::process::exit(1);
         }
     }
@@ -136,12 +139,25 @@ mod tests {
 
     #[test]
     fn only_kotlin_generation_is_pruned() {
-        let args = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>().into_iter();
+        let args = |s: &str| {
+            s.split(' ')
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
         assert_eq!(
-            kotlin_out_dir(args("generate --no-format --language kotlin --out-dir out lib.so")),
+            kotlin_out_dir(args(
+                "generate --no-format --language kotlin --out-dir out lib.so"
+            )),
             Some(PathBuf::from("out"))
         );
-        assert_eq!(kotlin_out_dir(args("generate --language swift --out-dir out lib.so")), None);
-        assert_eq!(kotlin_out_dir(args("generate -l kotlin -o out lib.so")), Some(PathBuf::from("out")));
+        assert_eq!(
+            kotlin_out_dir(args("generate --language swift --out-dir out lib.so")),
+            None
+        );
+        assert_eq!(
+            kotlin_out_dir(args("generate -l kotlin -o out lib.so")),
+            Some(PathBuf::from("out"))
+        );
     }
 }
